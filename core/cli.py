@@ -1,0 +1,61 @@
+"""The `nodekeeper` command line (DESIGN.md §4).
+
+Each command group lives in its own module under ``core.commands`` and
+registers its sub-parsers; this module only assembles them and turns
+operator-facing errors into one line on stderr and an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from core import __version__
+from core.errors import NodekeeperError
+
+# One module per command group; each exposes ``register(subparsers)`` and
+# sets ``func`` (args -> exit code) on the parsers it adds.
+COMMAND_MODULES = (
+    "core.commands.run",
+    "core.commands.demo",
+    "core.commands.logs",
+    "core.commands.state",
+    "core.commands.release",
+    "core.commands.client",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors in one line with exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="nodekeeper", description="Keeps a storage node running and up to date.")
+    parser.add_argument("--version", action="version", version=f"nodekeeper {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except NodekeeperError as exc:
+        print(f"nodekeeper: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""`nodekeeper run --config FILE`: the core service in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from typing import Any
+
+from core.config import load_config
+from core.errors import StateError
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("run", help="run the core service in the foreground")
+    parser.add_argument("--config", required=True, metavar="FILE", help="configuration file (TOML)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages too")
+    parser.set_defaults(func=run)
+
+
+def _setup_logging(verbose: bool) -> logging.Handler:
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    return handler
+
+
+def run(args: argparse.Namespace) -> int:
+    # Imported here so that client commands stay quick to start.
+    from core.logs.corelog import setup_core_logging
+    from core.platform import current_platform
+    from core.service import build_core, serve
+
+    config = load_config(args.config)
+    data_dir = config.paths.data_dir
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+    except OSError as exc:
+        raise StateError(f"cannot create data dir {data_dir}: {exc.strerror}") from None
+    lock = current_platform().lock_data_dir(data_dir)
+    try:
+        _setup_logging(args.verbose)
+        setup_core_logging(config.logs, config.instance)
+        core = build_core(config)
+        logging.getLogger("core").info(
+            "nodekeeper core starting: instance %s, pid %d, data dir %s",
+            config.instance,
+            os.getpid(),
+            data_dir,
+        )
+        core.capture.start()
+        try:
+            asyncio.run(serve(core))
+        finally:
+            core.capture.close()
+    finally:
+        lock.release()
+    return 0

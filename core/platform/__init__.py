@@ -1,0 +1,34 @@
+"""Platform seam: per-OS process control (see ``base.py``)."""
+
+from __future__ import annotations
+
+import sys
+
+from core.platform.base import (
+    DataDirLock,
+    LimitSettings,
+    Platform,
+    ProcessIdentity,
+    ProcessStatus,
+    SpawnRequest,
+)
+
+__all__ = [
+    "DataDirLock",
+    "LimitSettings",
+    "Platform",
+    "ProcessIdentity",
+    "ProcessStatus",
+    "SpawnRequest",
+    "current_platform",
+]
+
+
+def current_platform() -> Platform:
+    if sys.platform == "win32":
+        from core.platform.windows import WindowsPlatform
+
+        return WindowsPlatform()
+    from core.platform.posix import PosixPlatform
+
+    return PosixPlatform()

@@ -1,0 +1,99 @@
+"""The platform seam: every OS side effect of process control goes here.
+
+The supervisor never calls ``os.kill``, ``fcntl`` or Win32 directly; it asks
+a :class:`Platform`. POSIX (Linux, macOS) and Windows implementations live
+beside this file; tests of pure logic can substitute their own.
+"""
+
+from __future__ import annotations
+
+import abc
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+ProcessStatus = Literal["running", "stopped", "zombie", "gone"]
+
+
+@dataclass(frozen=True)
+class ProcessIdentity:
+    """What tells one process apart from a later one that reuses its pid."""
+
+    pid: int
+    create_time: float
+    group: int  # POSIX process group id; on Windows the pid of the job's first process
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    memory_max: int | None = None
+    cpu_max: float | None = None
+    nice: int | None = None
+
+
+@dataclass(frozen=True)
+class SpawnRequest:
+    argv: Sequence[str]
+    env: Mapping[str, str]
+    cwd: Path | None
+    stdout: int | None
+    stderr: int | None
+    limits: LimitSettings
+    # A name for per-node OS objects (cgroup, job object): the instance name.
+    name: str
+
+
+class DataDirLock(abc.ABC):
+    @abc.abstractmethod
+    def release(self) -> None: ...
+
+
+class Platform(abc.ABC):
+    """Process control for one OS family."""
+
+    name: str
+
+    @abc.abstractmethod
+    def spawn(self, request: SpawnRequest) -> subprocess.Popen[bytes]:
+        """Start the node in its own group so that it dies with the core."""
+
+    @abc.abstractmethod
+    def enforced_by(self, limits: LimitSettings) -> str:
+        """How the limits of the running node are enforced: cgroup, job-object, watchdog, none."""
+
+    @abc.abstractmethod
+    def identity(self, pid: int) -> ProcessIdentity | None:
+        """The identity of a live process, or None when no such process exists."""
+
+    @abc.abstractmethod
+    def status(self, pid: int) -> ProcessStatus: ...
+
+    @abc.abstractmethod
+    def send_stop(self, ident: ProcessIdentity, signal_name: str) -> None:
+        """Ask the node to stop (POSIX signal / Windows console event)."""
+
+    @abc.abstractmethod
+    def kill_tree(self, ident: ProcessIdentity) -> int:
+        """Kill the node and every process of its group or job; return how many were signalled."""
+
+    @abc.abstractmethod
+    def group_members(self, ident: ProcessIdentity) -> list[int]:
+        """Live processes that belong to the node's group or job (the leader included)."""
+
+    @abc.abstractmethod
+    def lock_data_dir(self, path: Path) -> DataDirLock:
+        """Take the exclusive lock on the data dir, or raise AlreadyRunning."""
+
+    def tree_rss(self, ident: ProcessIdentity) -> int:
+        """Resident memory of the node's group, for the memory watchdog."""
+        import psutil
+
+        total = 0
+        for pid in self.group_members(ident):
+            try:
+                total += psutil.Process(pid).memory_info().rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return total

@@ -1,0 +1,210 @@
+"""Process control on Linux and macOS.
+
+The node runs in a new session (its own process group). On Linux the
+kernel sends it SIGKILL when the core dies (``PR_SET_PDEATHSIG``), so a
+node never outlives a crashed core; whatever it forked is found again by
+its process group and killed by the next core (see ``supervise/leftover``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+from core.errors import AlreadyRunning
+from core.platform import cgroup
+from core.platform.base import (
+    DataDirLock,
+    LimitSettings,
+    Platform,
+    ProcessIdentity,
+    ProcessStatus,
+    SpawnRequest,
+)
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    prctl: Callable[..., int] = libc.prctl
+    return prctl
+
+
+class _FlockLock(DataDirLock):
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+class PosixPlatform(Platform):
+    name = "posix"
+
+    def __init__(self) -> None:
+        self._prctl = _load_prctl()
+        self._cgroup_plan: cgroup.CgroupPlan | None = None
+        self._cgroup_key: tuple[str, int | None, float | None] | None = None
+
+    # -- starting -------------------------------------------------------------
+
+    def _cgroup_for(self, name: str, limits: LimitSettings) -> cgroup.CgroupPlan | None:
+        key = (name, limits.memory_max, limits.cpu_max)
+        if key != self._cgroup_key:
+            self._cgroup_plan = cgroup.prepare(name, limits.memory_max, limits.cpu_max)
+            self._cgroup_key = key
+        return self._cgroup_plan
+
+    def enforced_by(self, limits: LimitSettings) -> str:
+        if limits.memory_max is None and limits.cpu_max is None:
+            return "nice" if limits.nice is not None else "none"
+        if self._cgroup_for_status(limits):
+            return "cgroup"
+        return "watchdog" if limits.memory_max is not None else "none"
+
+    def _cgroup_for_status(self, limits: LimitSettings) -> bool:
+        return (
+            self._cgroup_plan is not None
+            and self._cgroup_key is not None
+            and (self._cgroup_key[1:] == (limits.memory_max, limits.cpu_max))
+        )
+
+    def spawn(self, request: SpawnRequest) -> subprocess.Popen[bytes]:
+        plan = self._cgroup_for(request.name, request.limits)
+        prctl = self._prctl
+        parent = os.getpid()
+        nice = request.limits.nice
+
+        def in_child() -> None:
+            # Between fork and exec: raw calls only.
+            if prctl is not None:
+                prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+                if os.getppid() != parent:  # the core died before prctl took effect
+                    os._exit(1)
+            if nice is not None:
+                os.setpriority(os.PRIO_PROCESS, 0, nice)
+            if plan is not None:
+                cgroup.join_in_child(plan)
+
+        return subprocess.Popen(
+            list(request.argv),
+            env=dict(request.env),
+            cwd=request.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=request.stdout,
+            stderr=request.stderr,
+            start_new_session=True,
+            preexec_fn=in_child,
+            close_fds=True,
+        )
+
+    # -- looking at processes -------------------------------------------------
+
+    def identity(self, pid: int) -> ProcessIdentity | None:
+        try:
+            proc = psutil.Process(pid)
+            return ProcessIdentity(pid, proc.create_time(), os.getpgid(pid))
+        except (psutil.NoSuchProcess, ProcessLookupError):
+            return None
+
+    def status(self, pid: int) -> ProcessStatus:
+        try:
+            state = psutil.Process(pid).status()
+        except psutil.NoSuchProcess:
+            return "gone"
+        if state == psutil.STATUS_ZOMBIE:
+            return "zombie"
+        if state in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP):
+            return "stopped"
+        return "running"
+
+    def group_members(self, ident: ProcessIdentity) -> list[int]:
+        leader = self.identity(ident.pid)
+        leader_alive = leader is not None and abs(leader.create_time - ident.create_time) < 0.05
+        if leader is not None and not leader_alive:
+            # The pid was reused, so the kernel had freed the old group id too:
+            # whatever has that group id now is somebody else's.
+            return []
+        members: list[int] = []
+        for proc in psutil.process_iter(["pid"]):
+            try:
+                if os.getpgid(proc.pid) != ident.group:
+                    continue
+                # A process older than the leader cannot belong to its group.
+                if proc.create_time() + 0.01 < ident.create_time:
+                    continue
+                if proc.status() == psutil.STATUS_ZOMBIE and proc.pid != ident.pid:
+                    continue
+            except (ProcessLookupError, psutil.NoSuchProcess, PermissionError):
+                continue
+            members.append(proc.pid)
+        if not leader_alive:
+            return members
+        # Descendants that left the group (setsid) still belong to the node.
+        try:
+            for child in psutil.Process(ident.pid).children(recursive=True):
+                if child.pid not in members:
+                    members.append(child.pid)
+        except psutil.NoSuchProcess:
+            pass
+        return members
+
+    # -- stopping -------------------------------------------------------------
+
+    def send_stop(self, ident: ProcessIdentity, signal_name: str) -> None:
+        number = signal.Signals[signal_name] if signal_name.startswith("SIG") else signal.SIGTERM
+        try:
+            os.kill(ident.pid, number)
+            # A stopped (SIGSTOP) node cannot act on the signal until continued.
+            os.kill(ident.pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+    def kill_tree(self, ident: ProcessIdentity) -> int:
+        members = self.group_members(ident)
+        for pid in members:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            os.killpg(ident.group, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        return len(members)
+
+    # -- the data dir lock ----------------------------------------------------
+
+    def lock_data_dir(self, path: Path) -> DataDirLock:
+        lock_path = path / "core.lock"
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise AlreadyRunning(
+                    f"another nodekeeper core (pid {holder}) is already running for data dir "
+                    f"{path}; stop it first (two cores would start two copies of the node)"
+                ) from None
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return _FlockLock(fd)

@@ -1,0 +1,279 @@
+"""The core service: wires every part together (the only module that knows them all).
+
+``run_core(config)`` takes the data-dir lock, loads state, adopts the
+initial binary, starts log capture, the supervisor, the status file and the
+control socket, and runs until SIGTERM/SIGINT, when it stops the node
+gracefully and returns 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core import __version__
+from core.config import Config
+from core.errors import ConfigError, NodekeeperError, OperationFailed
+from core.events import EventBus
+from core.ipc.server import ControlServer
+from core.logs.capture import LogCapture
+from core.notify import WebhookNotifier
+from core.platform import LimitSettings, Platform, current_platform
+from core.state import State, StateStore
+from core.supervise.pidfile import PidFile
+from core.supervise.policy import RestartSettings
+from core.supervise.supervisor import LaunchPlan, Supervisor, SupervisorSettings
+from core.update.smoke import read_version
+from core.update.store import VersionStore
+
+_log = logging.getLogger(__name__)
+
+STATUS_INTERVAL = 1.0
+BINARY_PLACEHOLDER = "{binary}"
+
+
+def limit_settings(config: Config) -> LimitSettings:
+    limits = config.limits
+    return LimitSettings(memory_max=limits.memory_max, cpu_max=limits.cpu_max, nice=limits.nice)
+
+
+def supervisor_settings(config: Config) -> SupervisorSettings:
+    node = config.node
+    return SupervisorSettings(
+        instance=config.instance,
+        env=dict(node.env),
+        workdir=node.workdir,
+        stop_signal=node.stop_signal,
+        stop_timeout=node.stop_timeout,
+        health_url=node.health_url,
+        health_interval=node.health_interval,
+        health_timeout=node.health_timeout,
+        health_failures=node.health_failures,
+        restart=RestartSettings(
+            restart_delay=node.restart_delay,
+            restart_delay_max=node.restart_delay_max,
+            stable_after=node.stable_after,
+            crash_loop_restarts=node.crash_loop_restarts,
+            crash_loop_window=node.crash_loop_window,
+        ),
+        limits=limit_settings(config),
+    )
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=1)
+        handle.write("\n")
+    os.replace(tmp, path)
+
+
+def launch_plan(config: Config, states: StateStore, store: VersionStore) -> LaunchPlan:
+    """The node's argv, with ``{binary}`` expanded to the current installed version."""
+    command = config.node.command
+    if not any(BINARY_PLACEHOLDER in part for part in command):
+        return LaunchPlan(tuple(command), config.node.initial_version)
+    current = states.load().current
+    if current is None or not store.has(current):
+        raise OperationFailed("no installed version to run for {binary}")
+    binary = str(store.binary_path(current))
+    return LaunchPlan(tuple(part.replace(BINARY_PLACEHOLDER, binary) for part in command), current)
+
+
+def adopt_initial_binary(config: Config, store: VersionStore, states: StateStore) -> State:
+    """Make ``node.initial_binary`` the first installed version if nothing is installed yet."""
+    state = states.load()
+    if state.current and store.has(state.current):
+        return state
+    binary = config.node.initial_binary
+    if binary is None:
+        return state
+    key = "node.initial_binary"
+    if not binary.is_file():
+        raise ConfigError(f"{config.source}: {key}: {binary} does not exist")
+    try:
+        version = config.node.initial_version or read_version(binary)
+    except NodekeeperError as exc:
+        raise ConfigError(f"{config.source}: node.initial_version: not set, and {exc}") from None
+    store.install_file(version, binary)
+    _log.info("adopted %s as version %s", binary, version)
+    installed = tuple(sorted(set(state.installed) | {version}))
+    return states.update(current=version, installed=installed)
+
+
+@dataclass
+class Core:
+    config: Config
+    platform: Platform
+    bus: EventBus
+    states: StateStore
+    store: VersionStore
+    capture: LogCapture
+    supervisor: Supervisor
+
+    # -- what the status object and the control socket show --------------------
+
+    def updates_enabled(self) -> bool:
+        persisted = self.states.load().updates_enabled
+        return self.config.updates.enabled if persisted is None else persisted
+
+    def updates_status(self) -> dict[str, Any]:
+        state = self.states.load()
+        enabled = self.updates_enabled()
+        return {
+            "enabled": enabled,
+            "source": self.config.updates.source,
+            "state": "idle" if enabled else "disabled",
+            "last_check": None,
+            "last_error": None,
+            "next_check": None,
+            "minimum": None,
+            "suggested": None,
+            "candidate": False,
+            "pending": state.pending,
+            "previous": state.previous,
+            "quarantined": list(state.quarantined),
+        }
+
+    def status(self) -> dict[str, Any]:
+        limits = limit_settings(self.config)
+        return {
+            "instance": self.config.instance,
+            "core_version": __version__,
+            "node": self.supervisor.status(),
+            "updates": self.updates_status(),
+            "logs": self.capture.status(),
+            "limits": {
+                "memory_max": limits.memory_max,
+                "cpu_max": limits.cpu_max,
+                "nice": limits.nice,
+                "enforced_by": self.platform.enforced_by(limits),
+            },
+        }
+
+    # -- control socket handlers ---------------------------------------------
+
+    async def handle_status(self) -> dict[str, Any]:
+        return self.status()
+
+    async def handle_set_updates(self, enabled: bool) -> dict[str, Any]:
+        self.states.update(updates_enabled=enabled)
+        _log.info("automatic updates switched %s", "on" if enabled else "off")
+        self.bus.publish("updates-toggled", {"enabled": enabled})
+        return self.updates_status()
+
+    async def handle_restart_node(self) -> dict[str, Any]:
+        await self.supervisor.restart()
+        return {"restarting": True}
+
+    async def handle_logs_tail(self, lines: int) -> list[str]:
+        return await asyncio.get_running_loop().run_in_executor(None, self.capture.tail, lines)
+
+    async def handle_check_now(self) -> dict[str, Any]:
+        raise OperationFailed("update checks are not available in this core")
+
+
+class _Handlers:
+    """Adapts :class:`Core` to the control server's handler interface."""
+
+    def __init__(self, core: Core) -> None:
+        self._core = core
+
+    async def status(self) -> dict[str, Any]:
+        return await self._core.handle_status()
+
+    async def set_updates(self, enabled: bool) -> dict[str, Any]:
+        return await self._core.handle_set_updates(enabled)
+
+    async def check_now(self) -> dict[str, Any]:
+        return await self._core.handle_check_now()
+
+    async def restart_node(self) -> dict[str, Any]:
+        return await self._core.handle_restart_node()
+
+    async def logs_tail(self, lines: int) -> list[str]:
+        return await self._core.handle_logs_tail(lines)
+
+
+def check_command_runnable(config: Config, states: StateStore, store: VersionStore) -> None:
+    try:
+        launch_plan(config, states, store)
+    except OperationFailed:
+        raise ConfigError(
+            f"{config.source}: node.command: uses {BINARY_PLACEHOLDER} but no version is installed "
+            "and node.initial_binary is not set"
+        ) from None
+
+
+async def _write_status_forever(core: Core, path: Path) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            await loop.run_in_executor(None, write_json_atomic, path, core.status())
+        except OSError as exc:
+            _log.debug("cannot write %s: %s", path, exc)
+        await asyncio.sleep(STATUS_INTERVAL)
+
+
+async def serve(core: Core) -> None:
+    """Run the core until SIGTERM or SIGINT."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    config = core.config
+    server = ControlServer(
+        config.paths.socket,
+        _Handlers(core),
+        core.bus,
+        instance=config.instance,
+        core_version=__version__,
+    )
+    await server.start()
+    notifier = None
+    if config.notify.webhook_url:
+        notifier = WebhookNotifier(config.notify.webhook_url, config.instance)
+        notifier.start()
+        core.bus.subscribe(notifier)
+    status_path = config.paths.data_dir / "status.json"
+    supervising = asyncio.create_task(core.supervisor.run(), name="supervisor")
+    status_writer = asyncio.create_task(_write_status_forever(core, status_path), name="status")
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait({supervising, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    _log.info("shutting down: stopping the node")
+    await core.supervisor.shutdown()
+    await supervising
+    status_writer.cancel()
+    await server.close()
+    write_json_atomic(status_path, core.status())
+    if notifier is not None:
+        await loop.run_in_executor(None, notifier.close)
+
+
+def build_core(config: Config) -> Core:
+    data_dir = config.paths.data_dir
+    bus = EventBus()
+    states = StateStore(data_dir / "state.json", config.source)
+    states.load()  # a corrupt state file stops us here, before anything starts
+    store = VersionStore(data_dir, config.node.binary_name)
+    store.remove_incomplete()
+    adopt_initial_binary(config, store, states)
+    check_command_runnable(config, states, store)
+    platform = current_platform()
+    capture = LogCapture(config.logs, config.instance, bus)
+    supervisor = Supervisor(
+        supervisor_settings(config),
+        platform,
+        resolve=functools.partial(launch_plan, config, states, store),
+        pidfile=PidFile(data_dir / "node.pid"),
+        bus=bus,
+        stdio=capture,
+    )
+    return Core(config, platform, bus, states, store, capture, supervisor)

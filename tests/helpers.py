@@ -1,0 +1,205 @@
+"""Test harness: real cores supervising real demo nodes.
+
+``CoreHarness`` writes a configuration, starts ``nodekeeper run --config``
+as a real process and observes it through ``status.json`` (and, where the
+tests need it, the control socket). Nothing here is faked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (str, Path)):
+        return json.dumps(str(value))
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return (
+            "{" + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+        )
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def to_toml(data: Mapping[str, Any]) -> str:
+    """A small TOML writer for test configurations (tables one level deep)."""
+    lines = [f"{key} = {_toml_value(v)}" for key, v in data.items() if not isinstance(v, dict)]
+    for key, table in data.items():
+        if isinstance(table, dict):
+            lines.append(f"\n[{key}]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def wait_until(
+    predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.05
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def demo_node_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "core.demo.node", *args]
+
+
+class CoreHarness:
+    """One core instance in a temporary folder."""
+
+    def __init__(self, root: Path, *, instance: str = "testnode") -> None:
+        self.root = root
+        self.instance = instance
+        self.data_dir = root / "data"
+        self.config_path = root / "nodekeeper.toml"
+        self.port = free_port()
+        self.marker = str(root / "node-marker")
+        self.node: dict[str, Any] = {
+            "command": demo_node_command(
+                "run", "--port", str(self.port), "--pid-file", self.marker
+            ),
+            "health_url": f"http://127.0.0.1:{self.port}/api/sno",
+            "health_interval": "1s",
+            "health_timeout": "500ms",
+            "health_failures": 3,
+            "restart_delay": "100ms",
+            "restart_delay_max": "2s",
+            "stable_after": "5s",
+            "stop_timeout": "3s",
+        }
+        self.extra: dict[str, dict[str, Any]] = {}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.stderr_path = root / "core.stderr"
+
+    @property
+    def socket_path(self) -> Path:
+        return self.root / "core.sock"
+
+    def write_config(self) -> Path:
+        data: dict[str, Any] = {
+            "instance": self.instance,
+            "node": self.node,
+            "updates": {
+                "enabled": False,
+                "source": "storj",
+                "url": "http://127.0.0.1:9/",
+                "allow_http": True,
+            },
+            "logs": {"dir": str(self.root / "logs")},
+            "paths": {"data_dir": str(self.data_dir), "socket": str(self.socket_path)},
+        }
+        for table, values in self.extra.items():
+            data.setdefault(table, {}).update(values)
+        self.config_path.write_text(to_toml(data))
+        return self.config_path
+
+    def start(self, *, wait_running: bool = True) -> subprocess.Popen[bytes]:
+        self.write_config()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        stderr = open(self.stderr_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "core", "run", "--config", str(self.config_path)],
+            stdin=subprocess.DEVNULL,
+            stdout=stderr,
+            stderr=stderr,
+            env=env,
+            cwd=REPO,
+        )
+        stderr.close()
+        if wait_running:
+            self.wait_state("running", timeout=20)
+        return self.process
+
+    def status(self) -> dict[str, Any] | None:
+        try:
+            data: dict[str, Any] = json.loads((self.data_dir / "status.json").read_text())
+            return data
+        except (OSError, ValueError):
+            return None
+
+    def node_status(self) -> dict[str, Any]:
+        status = self.status()
+        return status["node"] if status else {}
+
+    def wait_state(self, state: str, timeout: float = 10) -> dict[str, Any]:
+        result: dict[str, Any] = wait_until(
+            lambda: (s := self.node_status()).get("state") == state and s,
+            timeout,
+            f"node state {state}",
+        )
+        return result
+
+    def node_pids(self) -> list[int]:
+        """Live (non-zombie) demo-node processes of this harness, forked children excluded."""
+        pids = []
+        for proc in psutil.process_iter(["pid", "cmdline", "status", "ppid"]):
+            cmdline = proc.info["cmdline"] or []
+            if self.marker in cmdline and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                pids.append(proc.info["pid"])
+        # A forked child shares the cmdline; count only the topmost processes.
+        return [pid for pid in pids if psutil.Process(pid).ppid() not in pids]
+
+    def kill_core(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        code = self.process.returncode
+        self.process = None
+        return code
+
+    def cleanup(self) -> None:
+        """Kill whatever is left: the core and every node process of this harness."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            if self.marker in (proc.info["cmdline"] or []):
+                try:
+                    proc.kill()
+                except psutil.NoSuchProcess:
+                    pass
+
+    def stderr_text(self) -> str:
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except OSError:
+            return ""

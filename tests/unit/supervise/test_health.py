@@ -1,0 +1,75 @@
+"""Health verdicts from a sequence of probe results."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core.supervise.health import HealthTracker, ProbeResult, probe
+
+OK, FAIL = ProbeResult(True), ProbeResult(False, "timeout")
+
+
+def test_restart_only_after_the_configured_consecutive_failures() -> None:
+    tracker = HealthTracker(3)
+    assert [tracker.record(FAIL) for _ in range(3)] == ["failing", "failing", "restart"]
+
+
+def test_a_success_resets_the_count() -> None:
+    tracker = HealthTracker(3)
+    verdicts = [tracker.record(r) for r in (FAIL, FAIL, OK, FAIL, FAIL, OK)]
+    assert "restart" not in verdicts
+    assert tracker.ever_healthy
+
+
+@given(st.lists(st.booleans(), max_size=200), st.integers(min_value=1, max_value=10))
+def test_restart_verdict_iff_a_run_of_failures_reaches_the_limit(
+    results: list[bool], limit: int
+) -> None:
+    tracker = HealthTracker(limit)
+    run = 0
+    for ok in results:
+        verdict = tracker.record(ProbeResult(ok))
+        run = 0 if ok else run + 1
+        assert (verdict == "restart") == (run >= limit)
+        assert (verdict == "healthy") == ok
+
+
+def test_zero_failures_is_rejected() -> None:
+    with pytest.raises(ValueError):
+        HealthTracker(0)
+
+
+@pytest.fixture
+def http_server() -> Iterator[str]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status = 200 if self.path == "/api/sno" else 503
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_probe_against_a_real_server(http_server: str) -> None:
+    assert probe(http_server + "/api/sno", 2.0).ok
+    failed = probe(http_server + "/other", 2.0)
+    assert not failed.ok and failed.detail == "HTTP 503"
+
+
+def test_probe_of_a_closed_port_fails_with_a_reason() -> None:
+    result = probe("http://127.0.0.1:1/api/sno", 1.0)
+    assert not result.ok and "Connection" in result.detail

@@ -1,0 +1,580 @@
+"""The configuration file (core/config.py): defaults, validation, round trip."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core.config import (
+    Config,
+    GiB,
+    LimitsConfig,
+    LogsConfig,
+    MiB,
+    NodeConfig,
+    NotifyConfig,
+    PathsConfig,
+    UpdatesConfig,
+    config_from_dict,
+    config_to_dict,
+    config_to_toml,
+    load_config,
+)
+from core.errors import ConfigError
+from core.paths import DefaultPaths
+from tests.helpers import to_toml
+
+Data = dict[str, Any]
+
+LINUX_ROOT = DefaultPaths(
+    data_dir=PurePosixPath("/var/lib/nodekeeper/sn"),
+    socket="/run/nodekeeper/sn.sock",
+    config=PurePosixPath("/etc/nodekeeper/sn.toml"),
+    socket_dir="/run/nodekeeper",
+)
+
+
+def minimal() -> Data:
+    return {"node": {"command": ["{binary}", "run"]}}
+
+
+def write(tmp_path: Path, data: Data, name: str = "nk.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(to_toml(data))
+    return path
+
+
+def setter(table: str | None, key: str, value: Any) -> Callable[[Data], None]:
+    def apply(data: Data) -> None:
+        (data.setdefault(table, {}) if table else data)[key] = value
+
+    return apply
+
+
+def several(*changes: Callable[[Data], None]) -> Callable[[Data], None]:
+    def apply(data: Data) -> None:
+        for change in changes:
+            change(data)
+
+    return apply
+
+
+def drop(table: str, key: str | None = None) -> Callable[[Data], None]:
+    def apply(data: Data) -> None:
+        if key is None:
+            del data[table]
+        else:
+            del data[table][key]
+
+    return apply
+
+
+node = lambda key, value: setter("node", key, value)  # noqa: E731
+updates = lambda key, value: setter("updates", key, value)  # noqa: E731
+
+# (what is wrong, how to break a minimal config, the dotted key, a word of the problem)
+BAD: list[tuple[str, Callable[[Data], None], str, str]] = [
+    ("unknown top-level key", setter(None, "nodes", {}), "nodes", "unknown key"),
+    (
+        "typo suggests the close key",
+        node("restrat_delay", "1s"),
+        "node.restrat_delay",
+        "node.restart_delay",
+    ),
+    ("unknown updates key", updates("chanel", "x"), "updates.chanel", "unknown key"),
+    (
+        "unknown limits key",
+        setter("limits", "memory", "1GiB"),
+        "limits.memory",
+        "limits.memory_max",
+    ),
+    ("unknown logs key", setter("logs", "max_size", "1GiB"), "logs.max_size", "unknown key"),
+    ("unknown paths key", setter("paths", "sock", "/x"), "paths.sock", "paths.socket"),
+    ("unknown notify key", setter("notify", "url", "https://x"), "notify.url", "unknown key"),
+    ("section is not a table", setter(None, "limits", 5), "limits", "must be a table"),
+    ("missing node section", drop("node"), "node", "missing"),
+    ("missing command", drop("node", "command"), "node.command", "missing"),
+    ("empty command", node("command", []), "node.command", "empty"),
+    ("command is a string", node("command", "storagenode run"), "node.command", "list of strings"),
+    ("command element not a string", node("command", ["a", 1]), "node.command", "element 1"),
+    ("command program empty", node("command", ["", "run"]), "node.command", "empty"),
+    ("instance unsafe", setter(None, "instance", "../evil"), "instance", "unsafe instance name"),
+    ("instance too long", setter(None, "instance", "x" * 65), "instance", "unsafe"),
+    ("instance not a string", setter(None, "instance", 5), "instance", "must be a string"),
+    (
+        "negative duration",
+        node("restart_delay", "-1s"),
+        "node.restart_delay",
+        "negative duration '-1s'",
+    ),
+    ("zero stop timeout", node("stop_timeout", 0), "node.stop_timeout", "longer than zero"),
+    ("duration without unit", node("stop_timeout", "30"), "node.stop_timeout", "no unit"),
+    (
+        "bad duration unit",
+        node("stable_after", "5 parsecs"),
+        "node.stable_after",
+        "unknown duration unit",
+    ),
+    ("duration is a boolean", node("health_interval", True), "node.health_interval", "boolean"),
+    (
+        "health timeout above interval",
+        node("health_timeout", "1m"),
+        "node.health_timeout",
+        "health_interval",
+    ),
+    (
+        "restart delay above max",
+        node("restart_delay", "10m"),
+        "node.restart_delay",
+        "restart_delay_max",
+    ),
+    ("zero health failures", node("health_failures", 0), "node.health_failures", "at least 1"),
+    ("count as string", node("crash_loop_restarts", "3"), "node.crash_loop_restarts", "an integer"),
+    ("count as float", node("health_failures", 2.5), "node.health_failures", "an integer"),
+    ("unknown stop signal", node("stop_signal", "SIGFOO"), "node.stop_signal", "unknown signal"),
+    ("health url ftp", node("health_url", "ftp://127.0.0.1/x"), "node.health_url", "http"),
+    ("health url without host", node("health_url", "http:///api"), "node.health_url", "no host"),
+    (
+        "health url bad port",
+        node("health_url", "http://h:99999/"),
+        "node.health_url",
+        "not a valid URL",
+    ),
+    ("env value not a string", node("env", {"A": 1}), "node.env.A", "must be a string"),
+    ("env not a table", node("env", ["A=1"]), "node.env", "must be a table"),
+    (
+        "initial version not a version",
+        node("initial_version", "latest"),
+        "node.initial_version",
+        "not a version",
+    ),
+    (
+        "binary name with a slash",
+        node("binary_name", "bin/sn"),
+        "node.binary_name",
+        "plain file name",
+    ),
+    ("workdir empty", node("workdir", ""), "node.workdir", "empty"),
+    (
+        "bad size unit",
+        setter("logs", "max_file_size", "10XB"),
+        "logs.max_file_size",
+        "unknown size unit",
+    ),
+    ("negative size", setter("logs", "max_total_size", -5), "logs.max_total_size", "negative size"),
+    (
+        "total below file size",
+        setter("logs", "max_total_size", "1MiB"),
+        "logs.max_total_size",
+        "max_file_size",
+    ),
+    ("tiny log file", setter("logs", "max_file_size", "100B"), "logs.max_file_size", "too small"),
+    ("zero max age", setter("logs", "max_age", "0d"), "logs.max_age", "longer than zero"),
+    ("compress not a bool", setter("logs", "compress", 1), "logs.compress", "true or false"),
+    ("unknown update source", updates("source", "ftp"), "updates.source", "unknown source"),
+    (
+        "tuf without trusted root",
+        several(updates("source", "tuf"), updates("url", "https://r/")),
+        "updates.trusted_root",
+        "required",
+    ),
+    (
+        "tuf without url",
+        several(updates("source", "tuf"), updates("trusted_root", "/r.json")),
+        "updates.url",
+        "required",
+    ),
+    ("plain http url", updates("url", "http://releases.example.org/"), "updates.url", "allow_http"),
+    ("url not a url", updates("url", "releases"), "updates.url", "https"),
+    ("keep one version", updates("keep_versions", 1), "updates.keep_versions", "at least 2"),
+    ("enabled not a bool", updates("enabled", "yes"), "updates.enabled", "true or false"),
+    ("bad public key", updates("public_key", "xyz"), "updates.public_key", "64 hex"),
+    ("bad node id", updates("node_id", "not/an id!"), "updates.node_id", "not a node ID"),
+    ("bad repository", updates("repository", "storj"), "updates.repository", "owner/name"),
+    ("jitter not below interval", updates("jitter", "12h"), "updates.jitter", "interval"),
+    ("zero probation", updates("probation", "0s"), "updates.probation", "longer than zero"),
+    (
+        "negative free space",
+        updates("min_free_space", "-1GiB"),
+        "updates.min_free_space",
+        "negative",
+    ),
+    ("zero cpu", setter("limits", "cpu_max", 0), "limits.cpu_max", "positive"),
+    ("cpu as string", setter("limits", "cpu_max", "2"), "limits.cpu_max", "a number"),
+    ("tiny memory limit", setter("limits", "memory_max", "1KiB"), "limits.memory_max", "16 MiB"),
+    ("nice out of range", setter("limits", "nice", 40), "limits.nice", "-20 and 19"),
+    ("webhook not a url", setter("notify", "webhook_url", "nope"), "notify.webhook_url", "http"),
+    (
+        "socket path too long",
+        setter("paths", "socket", "/tmp/" + "s" * 120 + ".sock"),
+        "paths.socket",
+        "at most 107",
+    ),
+    (
+        "socket is a pipe on posix",
+        setter("paths", "socket", "\\\\.\\pipe\\nk"),
+        "paths.socket",
+        "only on Windows",
+    ),
+    ("data dir not a string", setter("paths", "data_dir", 7), "paths.data_dir", "must be a string"),
+]
+
+
+@pytest.mark.parametrize(("what", "breaks", "key", "problem"), BAD, ids=[b[0] for b in BAD])
+def test_bad_config_is_one_line_naming_file_and_key(
+    tmp_path: Path, what: str, breaks: Callable[[Data], None], key: str, problem: str
+) -> None:
+    data = copy.deepcopy(minimal())
+    breaks(data)
+    path = write(tmp_path, data)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, LINUX_ROOT)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: {key}: "), message
+    assert problem in message, message
+
+
+def test_bad_table_has_more_than_thirty_cases() -> None:
+    assert len(BAD) >= 30
+
+
+def test_missing_file_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "absent.toml"
+    with pytest.raises(ConfigError, match="cannot read the config file: No such file") as caught:
+        load_config(path)
+    assert str(caught.value).startswith(f"{path}: ")
+
+
+def test_directory_instead_of_file_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the config file"):
+        load_config(tmp_path)
+
+
+def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text('instance = "x"\n[node\ncommand = ["a"]\n')
+    with pytest.raises(ConfigError, match=r"TOML syntax error.*line 2") as caught:
+        load_config(path)
+    assert str(caught.value).startswith(str(path))
+
+
+def test_non_utf8_file_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'instance = "n\xf6de"\n')
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(path)
+
+
+def test_minimal_config_gets_every_default(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, minimal()), LINUX_ROOT)
+    assert config.instance == "storagenode"
+    assert config.source == tmp_path / "nk.toml"
+    n = config.node
+    assert n.command == ("{binary}", "run")
+    assert (n.binary_name, n.initial_binary, n.initial_version, n.workdir) == (
+        "storagenode",
+        None,
+        None,
+        None,
+    )
+    assert dict(n.env) == {}
+    assert (n.stop_signal, n.stop_timeout, n.health_url) == ("SIGINT", 30.0, None)
+    assert (n.health_interval, n.health_timeout, n.health_failures) == (30.0, 10.0, 3)
+    assert (n.restart_delay, n.restart_delay_max, n.stable_after) == (0.1, 300.0, 600.0)
+    assert (n.crash_loop_restarts, n.crash_loop_window) == (10, 600.0)
+    assert (config.limits.memory_max, config.limits.cpu_max, config.limits.nice) == (
+        None,
+        None,
+        None,
+    )
+    u = config.updates
+    assert (u.enabled, u.source, u.url, u.trusted_root) == (
+        True,
+        "storj",
+        "https://version.storj.io",
+        None,
+    )
+    assert (u.process, u.repository, u.public_key, u.node_id) == (
+        "storagenode",
+        "storj/storj",
+        None,
+        None,
+    )
+    assert (u.interval, u.jitter, u.startup_delay, u.probation) == (43200.0, 3600.0, 300.0, 300.0)
+    assert (u.keep_versions, u.min_free_space, u.allow_http) == (3, GiB, False)
+    assert config.paths.data_dir == Path("/var/lib/nodekeeper/sn")
+    assert config.paths.socket == "/run/nodekeeper/sn.sock"
+    assert config.logs.dir == Path("/var/lib/nodekeeper/sn/logs")
+    assert (config.logs.max_file_size, config.logs.max_total_size) == (10 * MiB, GiB)
+    assert (config.logs.max_age, config.logs.compress) == (30 * 86400.0, True)
+    assert config.notify.webhook_url is None
+
+
+def full() -> Data:
+    return {
+        "instance": "sn-2",
+        "node": {
+            "command": ["{binary}", "run", "--config-dir", "/etc/storj"],
+            "binary_name": "storagenode",
+            "initial_binary": "/usr/local/bin/storagenode",
+            "initial_version": "1.2.3",
+            "workdir": "work",
+            "env": {"STORJ_LOG_LEVEL": "info", "Q": 'a "quoted" \\ value\twith tab'},
+            "stop_signal": "SIGTERM",
+            "stop_timeout": "45s",
+            "health_url": "http://127.0.0.1:14002/api/sno",
+            "health_interval": "30s",
+            "health_timeout": "500ms",
+            "health_failures": 5,
+            "restart_delay": "250ms",
+            "restart_delay_max": "5m",
+            "stable_after": "10m",
+            "crash_loop_restarts": 7,
+            "crash_loop_window": "1h",
+        },
+        "limits": {"memory_max": "4GiB", "cpu_max": 1.5, "nice": 10},
+        "updates": {
+            "enabled": False,
+            "source": "tuf",
+            "url": "http://127.0.0.1:8080/",
+            "trusted_root": "root.json",
+            "process": "storagenode",
+            "repository": "storj/storj",
+            "public_key": "AB" * 32,
+            "interval": "1h",
+            "jitter": "5m",
+            "startup_delay": "0s",
+            "probation": "2m",
+            "keep_versions": 4,
+            "node_id": "12vha9oTFnerxYRgeQ2BZqoFrLrnmmf5UWTCY2jA77dF1YvWew",
+            "min_free_space": "500MB",
+            "allow_http": True,
+        },
+        "logs": {
+            "dir": "/var/log/nk",
+            "max_file_size": "1MiB",
+            "max_total_size": "100MiB",
+            "max_age": "7d",
+            "compress": False,
+        },
+        "notify": {"webhook_url": "https://hooks.example.org/x"},
+        "paths": {"data_dir": "data", "socket": "run/nk.sock"},
+    }
+
+
+def test_every_key_is_read_with_its_units(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, full()), LINUX_ROOT)
+    assert config.instance == "sn-2"
+    assert config.node.workdir == tmp_path / "work"
+    assert config.node.env["Q"] == 'a "quoted" \\ value\twith tab'
+    assert (config.node.stop_timeout, config.node.health_timeout, config.node.restart_delay) == (
+        45.0,
+        0.5,
+        0.25,
+    )
+    assert config.node.crash_loop_window == 3600.0
+    assert (
+        config.limits.memory_max == 4 * GiB
+        and config.limits.cpu_max == 1.5
+        and config.limits.nice == 10
+    )
+    assert config.updates.trusted_root == tmp_path / "root.json"
+    assert config.updates.public_key == "ab" * 32
+    assert config.updates.min_free_space == 500 * 10**6
+    assert (config.updates.interval, config.updates.jitter, config.updates.startup_delay) == (
+        3600.0,
+        300.0,
+        0.0,
+    )
+    assert config.logs.max_age == 7 * 86400.0 and config.logs.max_file_size == MiB
+    assert config.paths.data_dir == tmp_path / "data"
+    assert config.paths.socket == str(tmp_path / "run" / "nk.sock")
+
+
+def test_relative_paths_are_resolved_against_the_config_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    data = minimal()
+    data["paths"] = {"data_dir": "../state"}
+    data["node"]["initial_binary"] = "bin/sn"
+    config = load_config(write(folder, data))
+    assert config.paths.data_dir == folder / ".." / "state"
+    assert config.node.initial_binary == folder / "bin" / "sn"
+    assert config.logs.dir == config.paths.data_dir / "logs"
+
+
+def test_config_path_given_relative_is_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, minimal())
+    monkeypatch.chdir(tmp_path)
+    assert load_config("nk.toml", LINUX_ROOT).source == tmp_path / "nk.toml"
+
+
+@pytest.mark.parametrize("builder", [minimal, full], ids=["minimal", "full"])
+def test_config_round_trips_through_toml(tmp_path: Path, builder: Callable[[], Data]) -> None:
+    original = load_config(write(tmp_path, builder()), LINUX_ROOT)
+    text = config_to_toml(original)
+    again = config_from_dict(tomllib.loads(text), original.source, LINUX_ROOT)
+    assert again == original
+    assert config_to_dict(again) == config_to_dict(original)
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        ("SIGINT", "SIGINT"),
+        ("sigterm", "SIGTERM"),
+        ("HUP", "SIGHUP"),
+        ("CTRL_BREAK", "CTRL_BREAK"),
+        ("CTRL_C_EVENT", "CTRL_C"),
+    ],
+)
+def test_stop_signal_names_are_normalised(tmp_path: Path, written: str, stored: str) -> None:
+    data = minimal()
+    data["node"]["stop_signal"] = written
+    assert load_config(write(tmp_path, data), LINUX_ROOT).node.stop_signal == stored
+
+
+@pytest.mark.parametrize(
+    ("source", "url"), [("storj", "https://version.storj.io"), ("github", "https://api.github.com")]
+)
+def test_update_url_default_follows_the_source(tmp_path: Path, source: str, url: str) -> None:
+    data = minimal()
+    data["updates"] = {"source": source}
+    assert load_config(write(tmp_path, data), LINUX_ROOT).updates.url == url
+
+
+def test_http_update_url_is_allowed_only_with_allow_http(tmp_path: Path) -> None:
+    data = minimal()
+    data["updates"] = {"url": "http://127.0.0.1:9/", "allow_http": True}
+    assert load_config(write(tmp_path, data), LINUX_ROOT).updates.url == "http://127.0.0.1:9/"
+
+
+@pytest.mark.parametrize(
+    "node_id", ["12vha9oTFnerxYRgeQ2BZqoFrLrnmmf5UWTCY2jA77dF1YvWew", "00" * 32]
+)
+def test_node_id_accepts_base58_and_hex(tmp_path: Path, node_id: str) -> None:
+    data = minimal()
+    data["updates"] = {"node_id": node_id}
+    assert load_config(write(tmp_path, data), LINUX_ROOT).updates.node_id == node_id
+
+
+def test_config_is_frozen(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, minimal()), LINUX_ROOT)
+    with pytest.raises(AttributeError):
+        config.instance = "other"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        config.node.env["X"] = "1"  # type: ignore[index]
+
+
+def test_default_paths_follow_the_instance_name(tmp_path: Path) -> None:
+    data = minimal()
+    data["instance"] = "second"
+    config: Config = load_config(write(tmp_path, data))
+    assert config.paths.data_dir.name == "second"
+    assert "second" in config.paths.socket
+
+
+durations = st.tuples(
+    st.integers(min_value=1, max_value=10**5), st.sampled_from(["ms", "s", "m", "h", "d"])
+)
+
+
+@given(durations, durations)
+def test_generated_restart_delays_are_accepted_exactly_when_ordered(
+    first: tuple[int, str], cap: tuple[int, str]
+) -> None:
+    factor = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    delay, maximum = first[0] * factor[first[1]], cap[0] * factor[cap[1]]
+    data = minimal()
+    data["node"]["restart_delay"] = f"{first[0]}{first[1]}"
+    data["node"]["restart_delay_max"] = f"{cap[0]}{cap[1]}"
+    source = Path("/etc/nk.toml")
+    if delay <= maximum:
+        config = config_from_dict(data, source, LINUX_ROOT)
+        assert config.node.restart_delay == pytest.approx(delay)
+    else:
+        with pytest.raises(ConfigError, match=r"^/etc/nk\.toml: node\.restart_delay: "):
+            config_from_dict(data, source, LINUX_ROOT)
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=8),
+        st.one_of(st.integers(), st.text(max_size=8), st.booleans()),
+        max_size=4,
+    )
+)
+def test_arbitrary_extra_tables_never_crash_only_config_errors(junk: dict[str, Any]) -> None:
+    data = minimal()
+    data["node"].update(junk)
+    try:
+        config_from_dict(data, Path("/etc/nk.toml"), LINUX_ROOT)
+    except ConfigError as exc:
+        assert str(exc).startswith("/etc/nk.toml: node.") and "\n" not in str(exc)
+
+
+def test_an_overlong_default_socket_is_reported_with_the_key_to_set(tmp_path: Path) -> None:
+    deep = DefaultPaths(
+        data_dir=PurePosixPath("/home/" + "u" * 100),
+        socket="/home/" + "u" * 100 + "/sn.sock",
+        config=PurePosixPath("/home/u/sn.toml"),
+        socket_dir="/home/" + "u" * 100,
+    )
+    with pytest.raises(ConfigError, match=r"paths\.socket: path is 114 bytes.*set paths\.socket"):
+        config_from_dict(minimal(), tmp_path / "nk.toml", deep)
+
+
+SECTION_KEYS = [
+    (section, f.name)
+    for section, cls in [
+        ("node", NodeConfig),
+        ("limits", LimitsConfig),
+        ("updates", UpdatesConfig),
+        ("logs", LogsConfig),
+        ("notify", NotifyConfig),
+        ("paths", PathsConfig),
+    ]
+    for f in fields(cls)
+]
+toml_values = st.recursive(
+    st.one_of(
+        st.booleans(),
+        st.integers(min_value=-(2**63), max_value=2**63 - 1),
+        st.floats(),
+        st.text(max_size=12),
+        st.sampled_from(
+            ["1s", "-5m", "0ms", "10MiB", "3XB", "https://h/", "http://h", "tuf", "github"]
+        ),
+    ),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=5,
+)
+
+
+@given(st.sampled_from(SECTION_KEYS), toml_values)
+def test_any_value_for_any_key_is_accepted_or_refused_in_one_line_naming_it(
+    section_key: tuple[str, str], value: Any
+) -> None:
+    section, key = section_key
+    data = minimal()
+    data.setdefault(section, {})[key] = value
+    try:
+        config_from_dict(data, Path("/etc/nk.toml"), LINUX_ROOT)
+    except ConfigError as exc:
+        message = str(exc)
+        assert message.startswith("/etc/nk.toml: ") and "\n" not in message
+        # Either the key itself, or a rule that ties another key to it.
+        assert f"{section}.{key}" in message, message

@@ -1,0 +1,1 @@
+"""nodekeeper-tray: a per-user tray icon, a client of one or more cores."""
