@@ -123,6 +123,8 @@ class CoreHarness:
 
     def start(self, *, wait_running: bool = True) -> subprocess.Popen[bytes]:
         self.write_config()
+        # A killed core leaves its last status behind; only a fresh one counts.
+        (self.data_dir / "status.json").unlink(missing_ok=True)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         stderr = open(self.stderr_path, "ab")
         self.process = subprocess.Popen(
