@@ -1,0 +1,265 @@
+"""Blocking client of the control socket, shared by the CLI and scripts.
+
+``Client(path)`` connects, reads the ``hello`` and offers :meth:`Client.call`
+(one request, one answer) and :meth:`Client.subscribe` (the status snapshot,
+then every event). Whatever the core sends is validated by
+:mod:`core.ipc.protocol`; problems become one-line :class:`NodekeeperError`
+subclasses, never tracebacks: :class:`~core.errors.CoreUnreachable` when
+there is no core to talk to, :class:`RequestFailed` when the core said no.
+"""
+
+from __future__ import annotations
+
+import collections
+import socket
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from types import TracebackType
+from typing import Any
+
+from core.errors import CoreUnreachable, OperationFailed
+from core.ipc import protocol
+
+DEFAULT_TIMEOUT = 30.0
+START_HINT = "start it with 'nodekeeper run --config FILE' or through the service manager"
+
+
+class RequestFailed(OperationFailed):
+    """The core answered a request with an error."""
+
+    def __init__(self, method: str, code: str, message: str) -> None:
+        super().__init__(message if message.startswith(method) else f"{method}: {message}")
+        self.method = method
+        self.code = code
+
+
+class _Stream:
+    """Bytes to and from the core: a Unix socket, or a named pipe on Windows."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        self.path = path
+        self._sock: socket.socket | None = None
+        self._pipe: Any = None
+        if sys.platform == "win32" and path.startswith("\\\\.\\pipe\\"):
+            self._pipe = open(path, "r+b", buffering=0)
+            return
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            _connect_unix(sock, path, timeout)
+        except BaseException:
+            sock.close()
+            raise
+        self._sock = sock
+
+    def settimeout(self, timeout: float | None) -> None:
+        if self._sock is not None:
+            self._sock.settimeout(timeout)
+
+    def send(self, data: bytes) -> None:
+        if self._sock is not None:
+            self._sock.sendall(data)
+        else:
+            self._pipe.write(data)
+
+    def recv(self) -> bytes:
+        if self._sock is not None:
+            return self._sock.recv(65536)
+        data: bytes = (
+            self._pipe.read1(65536) if hasattr(self._pipe, "read1") else self._pipe.read(1)
+        )
+        return data
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+        elif self._pipe is not None:
+            self._pipe.close()
+
+
+def _connect_unix(sock: socket.socket, path: str, timeout: float) -> None:
+    """Connect, waiting while the core's accept backlog is full (EAGAIN on Unix sockets)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            sock.connect(path)
+            return
+        except BlockingIOError:
+            if time.monotonic() + delay > deadline:
+                raise TimeoutError("the core's connection backlog stayed full") from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
+class Client:
+    """One connection to a core's control socket."""
+
+    def __init__(self, path: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._decoder = protocol.LineDecoder()
+        self._inbox: collections.deque[dict[str, Any]] = collections.deque()
+        self._events: collections.deque[dict[str, Any]] = collections.deque()
+        self._next_id = 1
+        try:
+            self._stream = _Stream(path, timeout)
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise CoreUnreachable(f"no core is running on {path}; {START_HINT}") from None
+        except PermissionError:
+            raise CoreUnreachable(
+                f"not allowed to connect to {path}; ask to be added to group nodekeeper or use sudo"
+            ) from None
+        except TimeoutError:
+            raise CoreUnreachable(
+                f"the core on {path} does not accept connections (timed out)"
+            ) from None
+        except OSError as exc:
+            raise CoreUnreachable(
+                f"cannot connect to {path}: {exc.strerror or exc}; {START_HINT}"
+            ) from None
+        try:
+            hello = self._next_message(time.monotonic() + timeout, "hello")
+            self.hello = protocol.parse_hello(hello)
+        except protocol.ProtocolError as exc:
+            self.close()
+            raise CoreUnreachable(f"{path}: {exc}") from None
+        except CoreUnreachable:
+            self.close()
+            raise
+        except OperationFailed as exc:  # no hello in time, or not our protocol at all
+            self.close()
+            raise CoreUnreachable(f"{exc} (is a nodekeeper core listening there?)") from None
+        except BaseException:
+            self.close()
+            raise
+        self.can_control: bool = self.hello["can_control"]
+        self.instance: str = self.hello["instance"]
+        self.core_version: str = self.hello["core_version"]
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stream.close()
+
+    # -- requests ----------------------------------------------------------
+
+    def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
+        """Send one request and return its result; raise :class:`RequestFailed` if the core refused."""
+        request_id = self._send_request(method, params)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            message = self._next_message(deadline, method)
+            if message["type"] == "event":
+                self._events.append(message)
+                continue
+            try:
+                answer_id, ok, result = protocol.parse_response(message)
+            except protocol.ProtocolError as exc:
+                raise OperationFailed(f"{method}: the core sent a bad answer: {exc}") from None
+            if answer_id is None and not ok:
+                code, text = result
+                raise RequestFailed(method, code, text)
+            if answer_id != request_id:
+                continue
+            if not ok:
+                code, text = result
+                raise RequestFailed(method, code, text)
+            return result
+
+    def subscribe(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Yield ``(event, time, data)``: first ``("status", time, status)``, then every event.
+
+        Blocks while waiting for events (no timeout); ends when the core closes the connection.
+        """
+        request_id = self._send_request("subscribe", None)
+        self._events.clear()  # events from before the snapshot are in it
+        deadline = time.monotonic() + self.timeout
+        while True:
+            message = self._next_message(deadline, "subscribe")
+            if message["type"] == "event":
+                self._events.append(message)
+                continue
+            try:
+                answer_id, ok, result = protocol.parse_response(message)
+            except protocol.ProtocolError as exc:
+                raise OperationFailed(f"subscribe: the core sent a bad answer: {exc}") from None
+            if answer_id not in (request_id, None):
+                continue
+            if not ok:
+                code, text = result
+                raise RequestFailed("subscribe", code, text)
+            break
+        self._stream.settimeout(None)
+        while True:
+            next_message: dict[str, Any] | None = (
+                self._events.popleft() if self._events else self._read_one(None, "event")
+            )
+            if next_message is None:
+                return
+            if next_message["type"] != "event":
+                continue
+            try:
+                yield protocol.parse_event(next_message)
+            except protocol.ProtocolError as exc:
+                raise OperationFailed(f"the core sent a bad event: {exc}") from None
+
+    # -- plumbing ----------------------------------------------------------
+
+    def _send_request(self, method: str, params: Mapping[str, Any] | None) -> int:
+        request_id = self._next_id
+        self._next_id += 1
+        data = protocol.encode(protocol.request(request_id, method, params))
+        try:
+            self._stream.send(data)
+        except OSError as exc:
+            raise CoreUnreachable(
+                f"lost the connection to the core on {self.path} ({exc})"
+            ) from None
+        return request_id
+
+    def _next_message(self, deadline: float, waiting_for: str) -> dict[str, Any]:
+        message = self._read_one(deadline, waiting_for)
+        if message is None:
+            raise CoreUnreachable(
+                f"the core on {self.path} closed the connection while answering {waiting_for}"
+            )
+        return message
+
+    def _read_one(self, deadline: float | None, waiting_for: str) -> dict[str, Any] | None:
+        """The next message from the core, or None when it closed the connection."""
+        while not self._inbox:
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise OperationFailed(f"{waiting_for}: no answer from the core on {self.path}")
+                self._stream.settimeout(remaining)
+            try:
+                data = self._stream.recv()
+            except TimeoutError:
+                raise OperationFailed(
+                    f"{waiting_for}: no answer from the core on {self.path}"
+                ) from None
+            except OSError as exc:
+                raise CoreUnreachable(
+                    f"lost the connection to the core on {self.path} ({exc})"
+                ) from None
+            if not data:
+                return None
+            for item in self._decoder.feed(data):
+                if isinstance(item, protocol.LineError):
+                    raise OperationFailed(
+                        f"the core on {self.path} sent a bad line: {item.message}"
+                    )
+                self._inbox.append(item)
+        return self._inbox.popleft()
