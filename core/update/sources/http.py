@@ -1,0 +1,151 @@
+"""The HTTP GET the web-based release sources share (storj, github).
+
+Everything that comes back from the network is untrusted: the scheme must
+be https (plain http only with ``allow_http``, for tests and demos on
+loopback, including after redirects), bodies are read up to a size bound,
+errors become one-line :class:`UpdateError` messages carrying the
+server's ``Retry-After``, and JSON is decoded here so sources only
+validate its shape. This is the only module of the sources that talks to
+the network.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from core import __version__
+from core.update.errors import UpdateError
+from core.update.scheduler import RETRY_AFTER_CAP, parse_retry_after
+
+DEFAULT_TIMEOUT = 30.0
+MAX_JSON_BYTES = 4 * 1024 * 1024
+USER_AGENT = f"nodekeeper/{__version__}"
+
+
+def check_url(url: str, allow_http: bool, what: str) -> str:
+    """``url`` if it is an absolute http(s) URL nodekeeper may fetch, else UpdateError."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise UpdateError(f"{what} is not a URL: {url!r}") from None
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise UpdateError(f"{what} is not an http(s) URL: {url!r}")
+    if parts.scheme == "http" and not allow_http:
+        raise UpdateError(
+            f"{what} must use https: {url!r} (plain http needs updates.allow_http, for tests only)"
+        )
+    return url
+
+
+@dataclass(frozen=True)
+class Fetched:
+    url: str
+    body: bytes
+    etag: str | None
+
+
+class HttpClient:
+    def __init__(
+        self,
+        allow_http: bool,
+        session: requests.Session | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.allow_http = allow_http
+        self.session = session if session is not None else requests.Session()
+        self.timeout = timeout
+
+    def get(
+        self,
+        url: str,
+        *,
+        what: str,
+        etag: str | None = None,
+        accept: str | None = None,
+        max_bytes: int = MAX_JSON_BYTES,
+    ) -> Fetched | None:
+        """GET ``url``; None when ``etag`` still matches (HTTP 304)."""
+        check_url(url, self.allow_http, what)
+        headers = {"User-Agent": USER_AGENT}
+        if etag:
+            headers["If-None-Match"] = etag
+        if accept:
+            headers["Accept"] = accept
+        try:
+            # verify= explicitly: requests otherwise lets REQUESTS_CA_BUNDLE
+            # override a session's own trust settings.
+            response = self.session.get(
+                url,
+                headers=headers,
+                timeout=self.timeout,
+                stream=True,
+                verify=self.session.verify,
+            )
+        except requests.exceptions.SSLError as exc:
+            raise UpdateError(f"{what}: TLS check failed for {url} ({_short(exc)})") from None
+        except requests.RequestException as exc:
+            raise UpdateError(f"cannot reach {what} {url} ({_short(exc)})") from None
+        with response:
+            for hop in [*response.history, response]:
+                check_url(hop.url, self.allow_http, f"{what} (after redirect)")
+            if response.status_code == 304 and etag:
+                return None
+            if response.status_code != 200:
+                retry_after = _retry_after(response.headers, time.time())
+                hint = f", retry after {retry_after:.0f}s" if retry_after is not None else ""
+                raise UpdateError(
+                    f"{what} {url} answered HTTP {response.status_code}{hint}",
+                    retry_after=retry_after,
+                )
+            body = _read_bounded(response, max_bytes, what, url)
+            return Fetched(response.url, body, response.headers.get("ETag"))
+
+    def get_json(
+        self, url: str, *, what: str, etag: str | None = None, accept: str | None = None
+    ) -> tuple[Any, str | None] | None:
+        fetched = self.get(url, what=what, etag=etag, accept=accept)
+        if fetched is None:
+            return None
+        try:
+            return json.loads(fetched.body.decode("utf-8")), fetched.etag
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UpdateError(f"{what} {url} sent invalid JSON ({exc})") from None
+
+
+def _retry_after(headers: Mapping[str, str], now: float) -> float | None:
+    retry_after = parse_retry_after(headers.get("Retry-After"), now)
+    if retry_after is None and headers.get("X-RateLimit-Remaining") == "0":
+        # GitHub's rate limit: the reset time is an epoch second.
+        reset = headers.get("X-RateLimit-Reset", "")
+        if reset.isascii() and reset.isdigit():
+            retry_after = min(max(int(reset) - now, 0.0), RETRY_AFTER_CAP)
+    return retry_after
+
+
+def _read_bounded(response: requests.Response, max_bytes: int, what: str, url: str) -> bytes:
+    declared = response.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise UpdateError(f"{what} {url} sent {declared} bytes, more than the {max_bytes} allowed")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > max_bytes:
+                raise UpdateError(f"{what} {url} sent more than the {max_bytes} bytes allowed")
+            chunks.append(chunk)
+    except requests.RequestException as exc:
+        raise UpdateError(f"{what} {url}: transfer failed ({_short(exc)})") from None
+    return b"".join(chunks)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
