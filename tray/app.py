@@ -1,0 +1,400 @@
+"""nodekeeper-tray: the tray icon, its menu and notifications, for every core found.
+
+:class:`TrayApp` wires the parts: a :class:`~tray.connection.CoreConnection`
+per core feeds :mod:`tray.model`; the icon, tooltip and :class:`~tray.menu.TrayMenu`
+show the result; :class:`~tray.throttle.NotificationThrottle` decides which
+notifications reach the desktop. It quits only itself, never a core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, QUrl, Signal
+from PySide6.QtGui import QCursor, QDesktopServices
+from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
+
+from core import __version__
+from core.errors import ConfigError
+from tray.connection import STATUS_POLL_MS, CoreConnection
+from tray.discovery import Endpoint, discover
+from tray.icons import STYLES, IconSet, auto_style
+from tray.menu import TrayMenu
+from tray.model import (
+    Connection,
+    IconState,
+    InstanceModel,
+    notification_for_event,
+    overall_icon_state,
+    tooltip,
+    unreachable_notification,
+)
+from tray.throttle import UNREACHABLE, Notification, NotificationThrottle, slept
+
+TRAY_CHECK_MS = 2000
+TICK_MS = 1000
+RESCAN_MS = 10000
+MESSAGE_MS = 10000
+
+Opener = Callable[[QUrl], Any]
+
+
+class TrayApp(QObject):
+    """Everything the tray does, on the Qt event loop; build it after the QApplication."""
+
+    notified = Signal(object)  # a Notification that reached the desktop
+    iconChanged = Signal(object)  # IconState
+
+    def __init__(
+        self,
+        endpoints: Sequence[Endpoint],
+        *,
+        icons: IconSet | None = None,
+        throttle: NotificationThrottle | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        opener: Opener = QDesktopServices.openUrl,
+        rescan: Callable[[], Sequence[Endpoint]] | None = None,
+        max_reconnect_delay: float = 10.0,
+        status_poll_ms: int = STATUS_POLL_MS,
+    ) -> None:
+        super().__init__()
+        self.icons = icons or IconSet()
+        self.throttle = throttle or NotificationThrottle()
+        self.clock = clock
+        self.opener = opener
+        self._rescan = rescan
+        self.max_reconnect_delay = max_reconnect_delay
+        self.status_poll_ms = status_poll_ms
+        self.models: dict[str, InstanceModel] = {}
+        self.endpoints: dict[str, Endpoint] = {}
+        self.connections: dict[str, CoreConnection] = {}
+        self.menu = TrayMenu(self.icons.icon)
+        self.menu.itemTriggered.connect(self._on_item)
+        self.menu.about_action.triggered.connect(self.show_about)
+        self.menu.quit_action.triggered.connect(self.quit)
+        self.tray: QSystemTrayIcon | None = None
+        self.tray_generation = 0
+        self._tray_available = False
+        self.icon_state = IconState.BUSY
+        self.last_notification: Notification | None = None
+        self.shown: list[Notification] = []
+        self._about: QMessageBox | None = None
+        self._walls = (time.time(), time.monotonic())
+        self._tray_timer = QTimer(self, interval=TRAY_CHECK_MS)
+        self._tray_timer.timeout.connect(self.ensure_tray)
+        self._tick_timer = QTimer(self, interval=TICK_MS)
+        self._tick_timer.timeout.connect(self.tick)
+        self._rescan_timer = QTimer(self, interval=RESCAN_MS)
+        self._rescan_timer.timeout.connect(self.rescan)
+        for endpoint in endpoints:
+            self._add(endpoint)
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> None:
+        self.throttle.started(self.clock())
+        for connection in self.connections.values():
+            connection.start()
+        self.ensure_tray()
+        self._refresh()
+        self._tray_timer.start()
+        self._tick_timer.start()
+        if self._rescan is not None:
+            self._rescan_timer.start()
+
+    def shutdown(self) -> None:
+        for timer in (self._tray_timer, self._tick_timer, self._rescan_timer):
+            timer.stop()
+        for connection in self.connections.values():
+            connection.stop()
+        if self.tray is not None:
+            self.tray.hide()
+
+    def dispose(self) -> None:
+        """Shut down and free the Qt objects now rather than at interpreter exit."""
+        self.shutdown()
+        for connection in self.connections.values():
+            connection.deleteLater()
+        self.connections.clear()
+        if self.tray is not None:
+            self.tray.deleteLater()
+            self.tray = None
+        self.menu.menu.deleteLater()
+        self.menu.deleteLater()
+        self.deleteLater()
+
+    def quit(self) -> None:
+        """Quit the tray only: cores and nodes keep running."""
+        self.shutdown()
+        QApplication.quit()
+
+    def ensure_tray(self) -> None:
+        """Create the icon when a tray host exists; recreate it when a host appears later.
+
+        At login the panel often starts after the tray app; an icon created
+        before the host existed is never shown, so it is rebuilt.
+        """
+        available = QSystemTrayIcon.isSystemTrayAvailable()
+        if available and (self.tray is None or not self._tray_available):
+            if self.tray is not None:
+                self.tray.hide()
+                self.tray.deleteLater()
+            self.tray = QSystemTrayIcon(self.icons.icon(self.icon_state))
+            self.tray.setContextMenu(self.menu.menu)
+            self.tray.messageClicked.connect(self._on_message_clicked)
+            self.tray.activated.connect(self._on_activated)
+            self.tray.setToolTip(tooltip(list(self.models.values())))
+            self.tray.show()
+            self.tray_generation += 1
+        self._tray_available = available
+
+    def tick(self) -> None:
+        now = self.clock()
+        walls = (time.time(), time.monotonic())
+        if slept(*self._walls, *walls):
+            self.throttle.resumed(now)
+        self._walls = walls
+        for note in self.throttle.due(now):
+            self._show(note)
+
+    def rescan(self) -> None:
+        if self._rescan is None:
+            return
+        added = [e for e in self._rescan() if e.socket not in self.endpoints]
+        for endpoint in added:
+            self._add(endpoint).start()
+        if added:
+            self._refresh()
+
+    # -- model updates -------------------------------------------------------
+
+    def _add(self, endpoint: Endpoint) -> CoreConnection:
+        key = endpoint.socket
+        self.endpoints[key] = endpoint
+        self.models[key] = InstanceModel(
+            key, endpoint.name, since=self.clock(), dashboard_url=endpoint.dashboard_url
+        )
+        connection = CoreConnection(
+            key, self, max_delay=self.max_reconnect_delay, poll_ms=self.status_poll_ms
+        )
+        connection.helloReceived.connect(lambda hello, k=key: self._on_hello(k, hello))
+        connection.statusReceived.connect(
+            lambda status, k=key: self._update(k, self.models[k].with_status(status))
+        )
+        connection.eventReceived.connect(lambda kind, data, k=key: self._on_event(k, kind, data))
+        connection.connectionLost.connect(lambda _reason, k=key: self._on_lost(k))
+        connection.problem.connect(lambda text: print(f"nodekeeper-tray: {text}", file=sys.stderr))
+        self.connections[key] = connection
+        return connection
+
+    def _update(self, key: str, model: InstanceModel) -> None:
+        self.models[key] = model
+        self._refresh()
+
+    def _on_hello(self, key: str, hello: dict[str, Any]) -> None:
+        self.throttle.withdraw(UNREACHABLE, key)
+        self._update(key, self.models[key].connected(hello, self.clock()))
+
+    def _on_lost(self, key: str) -> None:
+        before = self.models[key]
+        self._update(key, before.lost(self.clock()))
+        if before.connection is not Connection.UNREACHABLE:
+            self._offer(unreachable_notification(self.models[key]))
+
+    def _on_event(self, key: str, kind: str, data: dict[str, Any]) -> None:
+        model = self.models[key].with_event(kind, data)
+        self._update(key, model)
+        note = notification_for_event(model, kind, data)
+        if note is not None:
+            self._offer(note)
+
+    def _refresh(self) -> None:
+        models = list(self.models.values())
+        self.menu.set_instances(models)
+        state = overall_icon_state(models)
+        if self.tray is not None:
+            if state is not self.icon_state or self.tray.icon().isNull():
+                self.tray.setIcon(self.icons.icon(state))
+            self.tray.setToolTip(tooltip(models))
+        if state is not self.icon_state:
+            self.icon_state = state
+            self.iconChanged.emit(state)
+
+    # -- notifications -------------------------------------------------------
+
+    def _offer(self, note: Notification) -> None:
+        shown = self.throttle.offer(note, self.clock())
+        if shown is not None:
+            self._show(shown)
+
+    def _show(self, note: Notification) -> None:
+        self.last_notification = note
+        self.shown.append(note)
+        if self.tray is not None:
+            icon = (
+                QSystemTrayIcon.MessageIcon.Critical
+                if note.kind in (UNREACHABLE, "update-failed", "crash-loop")
+                else QSystemTrayIcon.MessageIcon.Information
+            )
+            self.tray.showMessage(note.title, note.text, icon, MESSAGE_MS)
+        self.notified.emit(note)
+
+    def _on_message_clicked(self) -> None:
+        if self.last_notification is not None:
+            self.open_notification(self.last_notification)
+
+    def open_notification(self, note: Notification) -> None:
+        """What clicking a notification does: open its logs folder or dashboard."""
+        if note.instance in self.models and note.opens:
+            self._open(note.instance, note.opens)
+
+    def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        # A left click shows the menu too: people expect it from Tailscale and Nextcloud.
+        if (
+            reason == QSystemTrayIcon.ActivationReason.Trigger
+            and self.tray is not None
+            and sys.platform != "darwin"  # macOS opens the menu on any click itself
+        ):
+            self.menu.menu.popup(QCursor.pos())
+
+    # -- menu actions --------------------------------------------------------
+
+    def _on_item(self, key: str, item: str, checked: bool) -> None:
+        connection = self.connections[key]
+        if item == "updates":
+            connection.request(
+                "set_updates",
+                {"enabled": checked},
+                lambda ok, res: self._after_request(key, "updates", ok, res),
+            )
+        elif item == "check":
+            connection.request("check_now", reply=lambda ok, res: self._after_check(key, ok, res))
+        elif item == "restart":
+            connection.request(
+                "restart_node", reply=lambda ok, res: self._after_request(key, "restart", ok, res)
+            )
+        elif item in ("dashboard", "logs"):
+            self._open(key, item)
+
+    def _after_request(self, key: str, what: str, ok: bool, result: Any) -> None:
+        model = self.models[key]
+        if ok:
+            self.connections[key].refresh_status()
+            return
+        action = {"updates": "change automatic updates", "restart": "restart the node"}[what]
+        self._offer(
+            Notification("request-failed", f"{model.name}: could not {action}", str(result), key)
+        )
+        self._refresh()  # puts the checkbox back to what the core says
+
+    def _after_check(self, key: str, ok: bool, result: Any) -> None:
+        model = self.models[key]
+        if not ok:
+            self._offer(
+                Notification("request-failed", f"{model.name}: check failed", str(result), key)
+            )
+            return
+        self.connections[key].refresh_status()
+        text = "Checked for updates"
+        if isinstance(result, dict):
+            action, target, reason = (
+                result.get("action"),
+                result.get("target"),
+                result.get("reason"),
+            )
+            text = {
+                "none": "The node is up to date",
+                "update": f"Updating to {target}",
+                "rollback": f"Rolling back to {target}",
+                "notify": f"Update {target} available; automatic updates are off",
+            }.get(str(action), text)
+            if isinstance(reason, str) and reason and action != "none":
+                text += f" ({reason})"
+        self._offer(Notification("check", f"{model.name}: update check", text, key, "dashboard"))
+
+    def _open(self, key: str, what: str) -> None:
+        model = self.models[key]
+        if what == "dashboard" and model.dashboard_url:
+            self.opener(QUrl(model.dashboard_url))
+        elif what == "logs" and model.status is not None and model.status.logs_dir:
+            self.opener(QUrl.fromLocalFile(model.status.logs_dir))
+
+    def show_about(self) -> None:
+        if self._about is None:
+            self._about = QMessageBox(
+                QMessageBox.Icon.Information,
+                "About nodekeeper",
+                f"nodekeeper-tray {__version__}\n\nKeeps storage nodes running and up to date. "
+                "Quitting the tray leaves every node and core running.",
+            )
+        self._about.show()
+
+
+# -- entry point -------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nodekeeper-tray", description="Tray icon for nodekeeper cores."
+    )
+    parser.add_argument(
+        "--config", action="append", default=[], metavar="FILE", help="a core's config file"
+    )
+    parser.add_argument(
+        "--socket", action="append", default=[], metavar="PATH", help="a core's control socket"
+    )
+    parser.add_argument(
+        "--dashboard", metavar="URL", help="the node dashboard to open (default: from health_url)"
+    )
+    parser.add_argument("--icon-style", choices=("auto", *STYLES), default="auto")
+    parser.add_argument(
+        "--no-scan",
+        action="store_true",
+        help="watch only the given cores, not the default socket folders",
+    )
+    parser.add_argument("--version", action="version", version=f"nodekeeper-tray {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.dashboard and not args.dashboard.startswith(("http://", "https://")):
+        print(
+            f"nodekeeper-tray: --dashboard must be an http(s) URL, not {args.dashboard!r}",
+            file=sys.stderr,
+        )
+        return 2
+    scan_dirs: list[str] | None = [] if args.no_scan else None
+
+    def find() -> list[Endpoint]:
+        return discover(args.config, args.socket, scan_dirs, args.dashboard)[0]
+
+    endpoints, problems = discover(args.config, args.socket, scan_dirs, args.dashboard)
+    if problems:
+        for problem in problems:
+            print(f"nodekeeper-tray: {problem}", file=sys.stderr)
+        return ConfigError.exit_code
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("nodekeeper-tray")
+    app.setQuitOnLastWindowClosed(False)
+    style = auto_style() if args.icon_style == "auto" else args.icon_style
+    tray = TrayApp(endpoints, icons=IconSet(style), rescan=None if args.no_scan else find)
+    app.setWindowIcon(tray.icons.icon(IconState.OK))
+    signal.signal(signal.SIGINT, lambda *_: tray.quit())
+    signal.signal(signal.SIGTERM, lambda *_: tray.quit())
+    # Let Python run its signal handlers while Qt's loop is in C++.
+    wakeup = QTimer(interval=250)
+    wakeup.timeout.connect(lambda: None)
+    wakeup.start()
+    tray.start()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
