@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.nginx import nginx  # noqa: F401  (shared fixture)
 from tests.helpers import CoreHarness
 
 
