@@ -9,6 +9,7 @@ gracefully and returns 0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -30,8 +31,12 @@ from core.state import State, StateStore
 from core.supervise.pidfile import PidFile
 from core.supervise.policy import RestartSettings
 from core.supervise.supervisor import LaunchPlan, Supervisor, SupervisorSettings
+from core.update.errors import UpdateError
+from core.update.recovery import recover
 from core.update.smoke import read_version
+from core.update.sources.factory import open_source
 from core.update.store import VersionStore
+from core.update.updater import Updater, resolve_node_id
 
 _log = logging.getLogger(__name__)
 
@@ -117,30 +122,9 @@ class Core:
     store: VersionStore
     capture: LogCapture
     supervisor: Supervisor
+    updater: Updater
 
     # -- what the status object and the control socket show --------------------
-
-    def updates_enabled(self) -> bool:
-        persisted = self.states.load().updates_enabled
-        return self.config.updates.enabled if persisted is None else persisted
-
-    def updates_status(self) -> dict[str, Any]:
-        state = self.states.load()
-        enabled = self.updates_enabled()
-        return {
-            "enabled": enabled,
-            "source": self.config.updates.source,
-            "state": "idle" if enabled else "disabled",
-            "last_check": None,
-            "last_error": None,
-            "next_check": None,
-            "minimum": None,
-            "suggested": None,
-            "candidate": False,
-            "pending": state.pending,
-            "previous": state.previous,
-            "quarantined": list(state.quarantined),
-        }
 
     def status(self) -> dict[str, Any]:
         limits = limit_settings(self.config)
@@ -148,7 +132,7 @@ class Core:
             "instance": self.config.instance,
             "core_version": __version__,
             "node": self.supervisor.status(),
-            "updates": self.updates_status(),
+            "updates": self.updater.status(),
             "logs": self.capture.status(),
             "limits": {
                 "memory_max": limits.memory_max,
@@ -167,7 +151,7 @@ class Core:
         self.states.update(updates_enabled=enabled)
         _log.info("automatic updates switched %s", "on" if enabled else "off")
         self.bus.publish("updates-toggled", {"enabled": enabled})
-        return self.updates_status()
+        return self.updater.status()
 
     async def handle_restart_node(self) -> dict[str, Any]:
         await self.supervisor.restart()
@@ -177,7 +161,7 @@ class Core:
         return await asyncio.get_running_loop().run_in_executor(None, self.capture.tail, lines)
 
     async def handle_check_now(self) -> dict[str, Any]:
-        raise OperationFailed("update checks are not available in this core")
+        return await self.updater.check_now()
 
 
 class _Handlers:
@@ -222,6 +206,11 @@ async def _write_status_forever(core: Core, path: Path) -> None:
         await asyncio.sleep(STATUS_INTERVAL)
 
 
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        _log.error("%s stopped by a bug", task.get_name(), exc_info=task.exception())
+
+
 async def serve(core: Core) -> None:
     """Run the core until SIGTERM or SIGINT."""
     loop = asyncio.get_running_loop()
@@ -245,9 +234,14 @@ async def serve(core: Core) -> None:
     status_path = config.paths.data_dir / "status.json"
     supervising = asyncio.create_task(core.supervisor.run(), name="supervisor")
     status_writer = asyncio.create_task(_write_status_forever(core, status_path), name="status")
+    updating = asyncio.create_task(core.updater.run(), name="updater")
+    updating.add_done_callback(_log_crash)
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait({supervising, stopper}, return_when=asyncio.FIRST_COMPLETED)
     _log.info("shutting down: stopping the node")
+    updating.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await updating
     await core.supervisor.shutdown()
     await supervising
     status_writer.cancel()
@@ -268,6 +262,14 @@ def build_core(config: Config) -> Core:
     check_command_runnable(config, states, store)
     platform = current_platform()
     capture = LogCapture(config.logs, config.instance, bus)
+    recovery = recover(states.load(), store.installed())
+    if recovery.changes:
+        _log.warning("%s", recovery.message)
+        states.update(**recovery.changes)
+    try:
+        source = open_source(config)
+    except UpdateError as exc:
+        raise ConfigError(f"{config.source}: updates: {exc}") from None
     supervisor = Supervisor(
         supervisor_settings(config),
         platform,
@@ -276,4 +278,13 @@ def build_core(config: Config) -> Core:
         bus=bus,
         stdio=capture,
     )
-    return Core(config, platform, bus, states, store, capture, supervisor)
+    updater = Updater(
+        config,
+        states=states,
+        store=store,
+        supervisor=supervisor,
+        bus=bus,
+        source=source,
+        node_id=resolve_node_id(config, states),
+    )
+    return Core(config, platform, bus, states, store, capture, supervisor, updater)

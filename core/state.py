@@ -39,6 +39,8 @@ _KNOWN_KEYS = frozenset(
         "node_id",
         "updates_enabled",
         "installed",
+        "last_check",
+        "next_check",
     }
 )
 
@@ -59,6 +61,9 @@ class State:
     # None follows updates.enabled from the config; a bool is the operator's choice.
     updates_enabled: bool | None = None
     installed: tuple[str, ...] = ()
+    # The update schedule (epoch seconds), so a restart keeps this node's phase.
+    last_check: float | None = None
+    next_check: float | None = None
     # Keys written by a newer nodekeeper of the same schema, kept untouched.
     extra: Mapping[str, Any] = field(default_factory=dict)
     schema: int = SCHEMA
@@ -77,6 +82,8 @@ class State:
             node_id=self.node_id,
             updates_enabled=self.updates_enabled,
             installed=list(self.installed),
+            last_check=self.last_check,
+            next_check=self.next_check,
         )
         return data
 
@@ -105,6 +112,8 @@ class State:
             node_id=data.get("node_id"),
             updates_enabled=data.get("updates_enabled"),
             installed=tuple(data.get("installed", [])),
+            last_check=data.get("last_check"),
+            next_check=data.get("next_check"),
             extra={k: v for k, v in data.items() if k not in _KNOWN_KEYS},
         )
 
@@ -139,6 +148,10 @@ def _check(state: State) -> None:
         )
     if state.pending is not None:
         _check_pending(state.pending)
+    for name in ("last_check", "next_check"):
+        value = getattr(state, name)
+        if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+            raise ValueError(f"{name!r} must be a time in seconds or null, got {value!r}")
     if not isinstance(state.extra, Mapping) or _KNOWN_KEYS & set(state.extra):
         raise ValueError("'extra' must hold only keys this version does not know")
 

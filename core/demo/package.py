@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import sys
 import zipfile
 from pathlib import Path
@@ -107,3 +108,27 @@ def build_release_zip(
         archive.writestr(entry, data, compresslevel=9)
     os.replace(tmp, target)
     return target
+
+
+def build_faulty_release_zip(version: str, dest: Path, faults: list[str]) -> Path:
+    """A release zip whose binary reports ``version`` but runs the demo node with ``faults``
+    (e.g. ``["--crash-after", "1"]``): a bad release for tests and the demo.
+
+    The binary is a POSIX shell wrapper around ``python -m core.demo.node``,
+    so it needs this checkout's Python; it answers ``version`` itself.
+    """
+    version = parse_version_string(version)
+    node = [sys.executable, "-m", "core.demo.node", "--version-string", version]
+    project = Path(__file__).resolve().parent.parent.parent
+    script = (
+        "#!/bin/sh\n"
+        f'if [ "$1" = version ]; then echo "Version: v{version}"; exit 0; fi\n'
+        f'cd {shlex.quote(str(project))} && exec {shlex.join(node)} "$@" {shlex.join(faults)}\n'
+    )
+    entry = zipfile.ZipInfo("storagenode", date_time=_ZIP_EPOCH)
+    entry.create_system = _UNIX
+    entry.external_attr = _EXECUTABLE_MODE << 16
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(dest, "w") as archive:
+        archive.writestr(entry, script)
+    return dest

@@ -1,9 +1,11 @@
 """`nodekeeper demo`: an end-to-end demonstration on localhost.
 
-It builds a demo node release, starts a real core supervising it, and walks
-through what nodekeeper does for an operator, printing each step: the node
-comes up, crashes and is restarted, hangs and is restarted, and is stopped
-gracefully with the core. Everything runs on 127.0.0.1 in a scratch folder.
+It creates a signed release repository, serves it on 127.0.0.1, starts a
+real core supervising the demo node, and walks through what nodekeeper
+does for an operator, printing each step: the node comes up, crashes and is
+restarted, hangs and is restarted, is updated to a new signed release, is
+rolled back from a release that crashes, and is stopped gracefully with
+the core. Everything runs in a scratch folder.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core.demo.package import build_release_binary
+from core.demo.package import build_faulty_release_zip, build_release_binary, build_release_zip
 from core.errors import OperationFailed
+from core.platform.ids import platform_id
 
 
 def _free_port() -> int:
@@ -44,11 +47,83 @@ class Demo:
         self.config = root / "nodekeeper.toml"
         self.core: subprocess.Popen[bytes] | None = None
         self.started = time.monotonic()
+        self.repo = root / "repo"
+        self.keys = root / "release-keys.json"
+        self.repo_url = ""
+        self.server: subprocess.Popen[bytes] | None = None
 
     def say(self, message: str) -> None:
         self.out(f"[{time.monotonic() - self.started:6.1f}s] {message}")
 
     # -- set-up -----------------------------------------------------------------
+
+    def publisher(self, *args: str) -> None:
+        """Run one `nodekeeper release` command, as a publisher would."""
+        done = subprocess.run(
+            [sys.executable, "-m", "core", "release", *args, "--key-file", str(self.keys)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise OperationFailed(
+                f"demo: nodekeeper release {args[0]} failed: {done.stderr.strip()}"
+            )
+
+    def publish(self, version: str, archive: Path) -> None:
+        self.publisher(
+            "add",
+            str(self.repo),
+            "--version",
+            version,
+            "--platform",
+            platform_id(),
+            "--file",
+            str(archive),
+        )
+
+    def make_repository(self) -> None:
+        self.publisher("init", str(self.repo))
+        self.publish("1.0.0", build_release_zip("1.0.0", self.root / "release-1.0.0.zip"))
+        self.publisher(
+            "channel",
+            str(self.repo),
+            "--minimum",
+            "1.0.0",
+            "--suggested",
+            "1.0.0",
+            "--rollout",
+            "100",
+        )
+        port = _free_port()
+        with open(self.root / "serve.log", "ab") as log:
+            self.server = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "core",
+                    "release",
+                    "serve",
+                    str(self.repo),
+                    "--port",
+                    str(port),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
+        self.repo_url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.server.poll() is not None:
+                    raise OperationFailed(
+                        f"demo: the release server did not start; see {log.name}"
+                    ) from None
+                time.sleep(0.05)
 
     def write_config(self) -> None:
         binary = build_release_binary("1.0.0", self.root / "release" / "storagenode")
@@ -66,7 +141,13 @@ health_failures = 3
 stop_timeout = "5s"
 
 [updates]
-enabled = false
+enabled = true
+source = "tuf"
+url = "{self.repo_url}"
+trusted_root = {json.dumps(str(self.repo / "metadata" / "1.root.json"))}
+allow_http = true
+startup_delay = "1h"
+probation = "4s"
 
 [logs]
 dir = {json.dumps(str(self.root / "logs"))}
@@ -96,6 +177,21 @@ socket = {json.dumps(str(self.root / "demo.sock"))}
         except (OSError, ValueError, KeyError):
             return {}
 
+    def wait_new_pid(self, old: int, timeout: float) -> int:
+        """The next node's pid, from the pid file the core writes right after spawning it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                pid = int(json.loads((self.data_dir / "node.pid").read_text())["pid"])
+                if pid != old:
+                    return pid
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.002)
+        raise OperationFailed(
+            f"demo: no new node within {timeout:g}s; see {self.root / 'core.out'}"
+        )
+
     def wait(
         self, what: str, predicate: Callable[[dict[str, Any]], bool], timeout: float
     ) -> dict[str, Any]:
@@ -113,10 +209,10 @@ socket = {json.dumps(str(self.root / "demo.sock"))}
 
     def run(self) -> None:
         self.say(f"scratch folder: {self.root}")
+        self.make_repository()
+        self.say(f"signed release repository (TUF) with 1.0.0 served at {self.repo_url}")
         self.write_config()
-        self.say(
-            "built demo node v1.0.0 and a config that adopts it as the first installed version"
-        )
+        self.say("config adopts demo node v1.0.0 as the first installed version")
         self.start_core()
         node = self.wait("the node to run", lambda n: n.get("state") == "running", 30)
         self.say(f"node v{node['version']} running as pid {node['pid']}, healthy={node['healthy']}")
@@ -125,9 +221,11 @@ socket = {json.dumps(str(self.root / "demo.sock"))}
         self.say(f"crash: kill -9 {pid}")
         killed = time.monotonic()
         os.kill(pid, signal.SIGKILL)
-        node = self.wait("a restart", lambda n: n.get("pid") not in (None, pid), 15)
+        new_pid = self.wait_new_pid(pid, 15)
+        restarted_ms = 1000 * (time.monotonic() - killed)
+        node = self.wait("a restart", lambda n: n.get("pid") == new_pid, 15)
         self.say(
-            f"restarted as pid {node['pid']} after {1000 * (time.monotonic() - killed):.0f} ms "
+            f"restarted as pid {node['pid']} {restarted_ms:.0f} ms after the kill "
             f"(restarts: {node['restarts']})"
         )
 
@@ -143,12 +241,63 @@ socket = {json.dumps(str(self.root / "demo.sock"))}
         )
         self.wait("health", lambda n: n.get("state") == "running", 15)
 
+        self.update_story()
+
         log_file = self.root / "logs" / "demo.log"
         if log_file.exists():
             tail = log_file.read_text(errors="replace").splitlines()[-3:]
             self.say(f"last node log lines ({log_file}):")
             for line in tail:
                 self.out("          " + line[:120])
+
+    def check(self) -> dict[str, Any]:
+        from core.ipc.client import Client
+
+        with Client(str(self.root / "demo.sock")) as client:
+            decision: dict[str, Any] = client.call("check_now")
+        return decision
+
+    def update_story(self) -> None:
+        self.publish("1.1.0", build_release_zip("1.1.0", self.root / "release-1.1.0.zip"))
+        self.publisher("channel", str(self.repo), "--suggested", "1.1.0", "--rollout", "100")
+        self.say("published 1.1.0 (signed) as suggested for 100 % of nodes")
+        decision = self.check()
+        self.say(f"check: {decision['action']} -> {decision['target']} ({decision['reason']})")
+        node = self.wait(
+            "1.1.0", lambda n: n.get("version") == "1.1.0" and n.get("state") == "running", 60
+        )
+        self.wait("probation", lambda n: self.updates().get("pending") is None, 30)
+        self.say(
+            f"node now runs v{node['version']} (pid {node['pid']}); it passed 4 s of probation"
+        )
+
+        bad = build_faulty_release_zip(
+            "1.2.0", self.root / "release-1.2.0.zip", ["--crash-after", "1"]
+        )
+        self.publish("1.2.0", bad)
+        self.publisher("channel", str(self.repo), "--suggested", "1.2.0")
+        self.say("published 1.2.0, a release that crashes a second after it starts")
+        decision = self.check()
+        self.say(f"check: {decision['action']} -> {decision['target']}")
+        self.wait("the rollback", lambda n: "1.2.0" in self.updates().get("quarantined", []), 90)
+        node = self.wait(
+            "1.1.0 again", lambda n: n.get("version") == "1.1.0" and n.get("state") == "running", 60
+        )
+        self.say(
+            f"1.2.0 failed probation: rolled back to v{node['version']}, 1.2.0 quarantined "
+            f"({self.updates().get('last_error')})"
+        )
+        decision = self.check()
+        self.say(f"check again: {decision['action']} ({decision['reason']})")
+
+    def updates(self) -> dict[str, Any]:
+        try:
+            updates: dict[str, Any] = json.loads((self.data_dir / "status.json").read_text())[
+                "updates"
+            ]
+            return updates
+        except (OSError, ValueError, KeyError):
+            return {}
 
     def stop(self) -> None:
         if self.core is None or self.core.poll() is not None:
@@ -178,6 +327,9 @@ def run_demo(directory: Path | None, keep: bool, out: Callable[[str], None] = pr
                 pass
     finally:
         demo.stop()
+        if demo.server is not None:
+            demo.server.terminate()
+            demo.server.wait()
         if directory is None and not keep:
             shutil.rmtree(root, ignore_errors=True)
     demo.say("demo complete")

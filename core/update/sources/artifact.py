@@ -19,6 +19,7 @@ from pathlib import Path
 import requests
 
 from core.update.errors import VerificationError
+from core.update.sources.http import HttpClient
 
 # Bound for artifacts whose size nobody published (Storj's version server).
 MAX_ARTIFACT_BYTES = 1 << 30
@@ -111,3 +112,31 @@ def download_artifact(
         path.unlink(missing_ok=True)
         raise
     return path
+
+
+class DownloadsArtifacts:
+    """The download step shared by the web sources (storj, github).
+
+    Subclasses set ``allow_http`` and ``_http`` (their :class:`HttpClient`).
+    """
+
+    allow_http: bool
+    _http: HttpClient
+
+    def download(
+        self,
+        artifact: Artifact,
+        downloads_dir: Path,
+        *,
+        min_free_space: int,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Path:
+        """Download ``artifact`` into ``downloads_dir`` (resuming) and return the verified file."""
+        return download_artifact(
+            artifact,
+            downloads_dir,
+            session=self._http.session,
+            allow_http=self.allow_http,
+            min_free_space=min_free_space,
+            progress=progress,
+        )

@@ -24,15 +24,14 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import requests
 
 from core.update.channel import Channel, Release, Rollout
 from core.update.errors import UpdateError
-from core.update.sources.artifact import Artifact, download_artifact, platform_names
+from core.update.sources.artifact import Artifact, DownloadsArtifacts, platform_names
 from core.update.sources.http import HttpClient, check_url
 from core.update.version import Version
 
@@ -130,7 +129,7 @@ def parse_checksum(text: str, asset: str, source: str) -> str | None:
     return None
 
 
-class GithubSource:
+class GithubSource(DownloadsArtifacts):
     name = "github"
 
     def __init__(
@@ -191,24 +190,6 @@ class GithubSource:
         if found is None:
             raise UpdateError(f"release {release.version} is not among the GitHub releases read")
         return found
-
-    def download(
-        self,
-        artifact: Artifact,
-        downloads_dir: Path,
-        *,
-        min_free_space: int,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> Path:
-        """Download ``artifact`` into ``downloads_dir`` (resuming) and return the verified file."""
-        return download_artifact(
-            artifact,
-            downloads_dir,
-            session=self._http.session,
-            allow_http=self.allow_http,
-            min_free_space=min_free_space,
-            progress=progress,
-        )
 
     def _newest_release(self, document: Any) -> tuple[Version, Mapping[str, Any]]:
         where = f"GitHub releases of {self.repository}"

@@ -15,15 +15,14 @@ few hundred bytes each; ``Retry-After`` reaches the scheduler through
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import requests
 
 from core.update.channel import Channel, Release, Rollout
 from core.update.errors import UpdateError
-from core.update.sources.artifact import Artifact, download_artifact, platform_names
+from core.update.sources.artifact import Artifact, DownloadsArtifacts, platform_names
 from core.update.sources.http import HttpClient, check_url
 from core.update.version import Version
 
@@ -35,7 +34,7 @@ def expand_template(template: str, os_name: str, arch: str) -> str:
     return template.replace("{os}", os_name).replace("{arch}", arch)
 
 
-class StorjSource:
+class StorjSource(DownloadsArtifacts):
     name = "storj"
 
     def __init__(
@@ -75,24 +74,6 @@ class StorjSource:
         url = expand_template(release.url, self._os, self._arch)
         check_url(url, self.allow_http, f"download URL of {release.version}")
         return Artifact(version=release.version, url=url)
-
-    def download(
-        self,
-        artifact: Artifact,
-        downloads_dir: Path,
-        *,
-        min_free_space: int,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> Path:
-        """Download ``artifact`` into ``downloads_dir`` (resuming) and return the verified file."""
-        return download_artifact(
-            artifact,
-            downloads_dir,
-            session=self._http.session,
-            allow_http=self.allow_http,
-            min_free_space=min_free_space,
-            progress=progress,
-        )
 
 
 def parse_version_document(document: Any, process: str, source: str = "version server") -> Channel:

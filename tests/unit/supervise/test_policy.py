@@ -51,7 +51,7 @@ def test_delays_double_up_to_the_cap() -> None:
 def test_twenty_quick_crashes_reach_the_cap_and_a_crash_loop() -> None:
     policy = RestartPolicy(SETTINGS, random.Random(7))
     delays = crash_sequence(policy, 20)
-    assert all(later > earlier for earlier, later in itertools.pairwise(delays))
+    assert all(later > earlier for earlier, later in itertools.pairwise(delays[:10]))
     assert policy.crash_looping
     assert min(delays[9:]) >= 300.0 * (1 - JITTER_FRACTION)
 

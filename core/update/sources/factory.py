@@ -1,0 +1,123 @@
+"""One interface over the three release sources (DESIGN.md §5).
+
+The updater needs two things from a source: the current :class:`Channel`
+and, for one release of it, a downloaded and verified archive. TUF
+verifies through its signed target info; the storj and github sources
+describe an :class:`Artifact` that is downloaded with the same resumable
+downloader and then verified against its checksum and signature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from core.config import Config
+from core.update.channel import Channel, Release
+from core.update.sources.artifact import Artifact, platform_names
+
+Progress = Callable[[int, int], None]
+
+
+class ReleaseSource(Protocol):
+    name: str
+
+    def fetch_channel(self) -> Channel: ...
+
+    def fetch_release(
+        self, release: Release, downloads: Path, *, min_free_space: int, progress: Progress | None
+    ) -> Path:
+        """Download ``release`` for this platform into ``downloads``; the verified archive."""
+        ...
+
+
+class _ArtifactSource(Protocol):
+    def fetch_channel(self) -> Channel: ...
+
+    def artifact(self, release: Release) -> Artifact: ...
+
+    def download(
+        self,
+        artifact: Artifact,
+        downloads_dir: Path,
+        *,
+        min_free_space: int,
+        progress: Progress | None,
+    ) -> Path: ...
+
+
+class WebSource:
+    """The storj and github sources: plain HTTPS plus checksum/signature checks."""
+
+    def __init__(self, name: str, source: _ArtifactSource) -> None:
+        self.name = name
+        self._source = source
+
+    def fetch_channel(self) -> Channel:
+        return self._source.fetch_channel()
+
+    def fetch_release(
+        self, release: Release, downloads: Path, *, min_free_space: int, progress: Progress | None
+    ) -> Path:
+        artifact = self._source.artifact(release)
+        return self._source.download(
+            artifact, downloads, min_free_space=min_free_space, progress=progress
+        )
+
+
+class SignedSource:
+    """The TUF source: every byte checked against signed metadata."""
+
+    name = "tuf"
+
+    def __init__(self, source: object) -> None:
+        from core.update.sources.tuf import TufSource
+
+        assert isinstance(source, TufSource)
+        self._source = source
+
+    def fetch_channel(self) -> Channel:
+        return self._source.fetch_channel()
+
+    def fetch_release(
+        self, release: Release, downloads: Path, *, min_free_space: int, progress: Progress | None
+    ) -> Path:
+        os_name, arch = platform_names()
+        info = self._source.artifact_info(release.url, os_name, arch)
+        return self._source.download(
+            info, downloads, min_free_space=min_free_space, progress=progress
+        )
+
+
+def open_source(config: Config) -> ReleaseSource:
+    """The configured release source (raises UpdateError with one line if unusable)."""
+    updates = config.updates
+    if updates.source == "tuf":
+        from core.update.sources.tuf import TufSource
+
+        assert updates.trusted_root is not None  # the config loader requires it for tuf
+        return SignedSource(
+            TufSource(
+                url=updates.url,
+                trusted_root=updates.trusted_root,
+                metadata_dir=config.paths.data_dir / "tuf",
+                process=updates.process,
+                allow_http=updates.allow_http,
+            )
+        )
+    if updates.source == "github":
+        from core.update.sources.github import GithubSource
+
+        github = GithubSource(
+            updates.url,
+            updates.repository,
+            updates.public_key,
+            updates.allow_http,
+            process=updates.process,
+        )
+        return WebSource("github", github)
+    from core.update.sources.storj import StorjSource
+
+    storj = StorjSource(updates.url, updates.process, updates.allow_http)
+    return WebSource("storj", storj)

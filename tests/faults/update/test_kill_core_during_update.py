@@ -1,0 +1,122 @@
+"""kill -9 the core at random instants of an update; the node always comes back on a good version.
+
+Each trial starts from the same data dir (1.0.0 installed and running),
+asks for the update to 1.1.0, kills the core at a random instant spread
+over check, download, unpack, switch and probation, starts the core again
+and waits until it settles. After every trial: the node runs 1.0.0 or
+1.1.0 from a complete version folder (never ``*.tmp``), state.json is
+valid, and at no sample were two nodes running.
+
+NK_UPDATE_CRASH_TRIALS sets the number of trials (default 200).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import pytest
+
+from core.errors import CoreUnreachable
+from core.ipc.client import Client
+from core.state import State
+from tests.faults.supervise.test_core_kill import NodeCounter
+from tests.fixtures.nginx import NginxServer
+from tests.helpers import CoreHarness, wait_until
+from tests.integration.update.release_repo import ReleaseRepo, configure_updates
+
+TRIALS = int(os.environ.get("NK_UPDATE_CRASH_TRIALS", "200"))
+
+
+def settled_version(core: CoreHarness) -> str | None:
+    status = core.status()
+    if not status:
+        return None
+    node, updates = status["node"], status["updates"]
+    if node["state"] == "running" and node["healthy"] and updates["pending"] is None:
+        return str(node["version"])
+    return None
+
+
+def ask_for_update(core: CoreHarness) -> None:
+    """`check` through the socket as soon as the new core answers (what `nodekeeper check` does)."""
+
+    def call() -> bool:
+        try:
+            with Client(str(core.socket_path), timeout=10) as client:
+                client.call("check_now")
+            return True
+        except CoreUnreachable:
+            return False
+
+    wait_until(call, 20, "the core's socket")
+
+
+def running_binary(pid: int) -> str:
+    cmdline = psutil.Process(pid).cmdline()
+    # The demo binary is a script: [python, <binary>, run, ...]
+    return next(arg for arg in cmdline if arg.endswith("storagenode"))
+
+
+@pytest.mark.slow
+def test_kill_core_at_random_instants_of_an_update(
+    core: CoreHarness, tmp_path: Path, nginx: Callable[[Path], NginxServer]
+) -> None:
+    rng = random.Random(1127)
+    repo = ReleaseRepo(tmp_path)
+    repo.publish("1.0.0")
+    repo.publish("1.1.0")
+    repo.channel("--minimum", "1.0.0", "--suggested", "1.0.0", "--rollout", "100")
+    server = nginx(repo.dir)
+    configure_updates(core, repo, server.url + "/", probation="1s")
+    core.node.update(stop_timeout="2s", health_interval="500ms", health_timeout="400ms")
+    # The pristine data dir: 1.0.0 adopted and running, nothing else.
+    core.start()
+    wait_until(lambda: settled_version(core) == "1.0.0", 30, "1.0.0")
+    core.stop()
+    pristine = tmp_path / "pristine"
+    shutil.copytree(core.data_dir, pristine)
+    repo.channel("--suggested", "1.1.0")
+
+    counter = NodeCounter(core)
+    counter.start()
+    outcomes: dict[str, int] = {}
+    failures: list[str] = []
+    try:
+        for trial in range(TRIALS):
+            shutil.rmtree(core.data_dir)
+            shutil.copytree(pristine, core.data_dir)
+            core.start(wait_running=False)
+            ask_for_update(core)
+            time.sleep(rng.uniform(0.0, 2.5))
+            core.kill_core()
+            core.start(wait_running=False)
+            try:
+                version = wait_until(lambda: settled_version(core), 60, "the node to settle")
+                state = State.from_json((core.data_dir / "state.json").read_text())
+                pids = core.node_pids()
+                assert len(pids) == 1, f"{len(pids)} nodes"
+                binary = running_binary(pids[0])
+                assert ".tmp" not in binary, binary
+                assert binary == str(core.data_dir / "versions" / version / "storagenode")
+                assert state.current == version and version in ("1.0.0", "1.1.0")
+                outcomes[version] = outcomes.get(version, 0) + 1
+            except AssertionError as exc:
+                failures.append(f"trial {trial}: {exc}")
+            core.kill_core()
+    finally:
+        counter.done.set()
+        counter.join()
+    print(
+        f"\nkill -9 during update: {TRIALS} trials, {len(failures)} failures, outcomes {outcomes}, "
+        f"{counter.samples} samples, max nodes at once {counter.max_seen}"
+    )
+    assert failures == []
+    assert counter.overlaps == []
+    if TRIALS >= 50:  # enough random instants to land both before and after the switch
+        assert outcomes.get("1.0.0", 0) > 0 and outcomes.get("1.1.0", 0) > 0
