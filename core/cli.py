@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "core.commands.state",
     "core.commands.release",
     "core.commands.client",
+    "core.commands.service",
 )
 
 

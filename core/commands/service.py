@@ -1,0 +1,69 @@
+"""`nodekeeper service install|uninstall|status --config FILE [--dry-run] [--root DIR]`.
+
+Registers the core with the OS service manager so it starts at boot and is
+restarted if it dies, and the tray to start at desktop login (DESIGN.md §10;
+docs/service.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+ACTIONS = ("install", "uninstall", "status")
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "service", help="start the core at boot (systemd, launchd, Windows service)"
+    )
+    parser.add_argument("action", choices=ACTIONS, help="what to do")
+    parser.add_argument("--config", required=True, metavar="FILE", help="configuration file (TOML)")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print what would be written and run; change nothing"
+    )
+    parser.add_argument(
+        "--root",
+        metavar="DIR",
+        help="write the files under DIR instead of / and run no commands (packaging)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from core import paths
+    from core.config import load_config
+    from core.startup import locate
+    from core.startup.apply import Installer
+    from core.startup.errors import ServiceUsageError
+    from core.startup.plan import build_plan, commands_wanted, describe, spec_from_config
+
+    config = load_config(args.config)
+    root = None
+    if args.root is not None:
+        if not args.root or "\0" in args.root:
+            raise ServiceUsageError(f"--root: not a folder name {args.root!r}")
+        root = Path(args.root).expanduser().absolute()
+        if root.exists() and not root.is_dir():
+            raise ServiceUsageError(f"--root: {root} exists and is not a folder")
+    core = locate.core_command()
+    spec = spec_from_config(config, core, locate.tray_command(core), locate.python_path(core))
+    os_name = paths.current_os()
+    plan = build_plan(os_name, spec)
+    run_commands, note = commands_wanted(os_name, root is not None, locate.systemd_running())
+    if args.dry_run and args.action != "status":
+        shown_root = None if root is None else str(root)
+        for line in describe(plan, args.action, shown_root, run_commands, note):
+            print(line)
+        return 0
+    installer = Installer(plan, root=root, run_commands=run_commands)
+    if args.action == "install":
+        code = installer.install()
+    elif args.action == "uninstall":
+        code = installer.uninstall()
+    else:
+        return installer.status()
+    if note and root is None:
+        print(note)
+    return code
