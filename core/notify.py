@@ -14,8 +14,6 @@ import threading
 import time
 from typing import Any
 
-import requests
-
 from core.events import Event
 
 _log = logging.getLogger(__name__)
@@ -33,6 +31,8 @@ class WebhookNotifier:
         self._timeout = timeout
         self._queue: queue.Queue[Event | None] = queue.Queue(QUEUE_SIZE)
         self._thread = threading.Thread(target=self._deliver_forever, name="webhook", daemon=True)
+        import requests  # only cores that notify pay for it
+
         self._session = requests.Session()
         self.dropped = 0
         self.delivered = 0
@@ -86,7 +86,7 @@ class WebhookNotifier:
                         self.delivered += 1
                     return
                 problem = f"HTTP {response.status_code}"
-            except requests.RequestException as exc:
+            except OSError as exc:  # requests' errors are OSErrors
                 problem = type(exc).__name__
             _log.info(
                 "webhook delivery of %s failed (%s), attempt %d", event.kind, problem, attempt + 1

@@ -41,6 +41,7 @@ from core.update.updater import Updater, resolve_node_id
 _log = logging.getLogger(__name__)
 
 STATUS_INTERVAL = 1.0
+STATUS_HEARTBEAT = 10.0
 BINARY_PLACEHOLDER = "{binary}"
 
 
@@ -196,13 +197,29 @@ def check_command_runnable(config: Config, states: StateStore, store: VersionSto
         ) from None
 
 
+def _without_uptime(status: dict[str, Any]) -> dict[str, Any]:
+    return {**status, "node": {**status["node"], "uptime_s": None}}
+
+
 async def _write_status_forever(core: Core, path: Path) -> None:
+    """Keep ``status.json`` current for scripts that read files rather than the socket.
+
+    The object is computed every second but written only when something
+    other than the uptime changed, or every STATUS_HEARTBEAT seconds: an
+    idle core then costs next to nothing.
+    """
     loop = asyncio.get_running_loop()
+    written: dict[str, Any] | None = None
+    written_at = 0.0
     while True:
-        try:
-            await loop.run_in_executor(None, write_json_atomic, path, core.status())
-        except OSError as exc:
-            _log.debug("cannot write %s: %s", path, exc)
+        status = core.status()
+        now = loop.time()
+        if _without_uptime(status) != written or now - written_at >= STATUS_HEARTBEAT:
+            try:
+                await loop.run_in_executor(None, write_json_atomic, path, status)
+                written, written_at = _without_uptime(status), now
+            except OSError as exc:
+                _log.debug("cannot write %s: %s", path, exc)
         await asyncio.sleep(STATUS_INTERVAL)
 
 

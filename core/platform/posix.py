@@ -64,8 +64,17 @@ class PosixPlatform(Platform):
 
     # -- starting -------------------------------------------------------------
 
+    @staticmethod
+    def under_systemd_unit() -> bool:
+        """Started by a systemd unit (``nodekeeper service install`` writes the limits
+        into it): the node stays in the unit's cgroup, where the unit's MemoryMax=/
+        CPUQuota= cover it and its KillMode reaches it."""
+        return bool(os.environ.get("INVOCATION_ID"))
+
     def _cgroup_for(self, name: str, limits: LimitSettings) -> cgroup.CgroupPlan | None:
         key = (name, limits.memory_max, limits.cpu_max)
+        if self.under_systemd_unit():
+            return None
         if key != self._cgroup_key:
             self._cgroup_plan = cgroup.prepare(name, limits.memory_max, limits.cpu_max)
             self._cgroup_key = key
@@ -74,6 +83,8 @@ class PosixPlatform(Platform):
     def enforced_by(self, limits: LimitSettings) -> str:
         if limits.memory_max is None and limits.cpu_max is None:
             return "nice" if limits.nice is not None else "none"
+        if self.under_systemd_unit():
+            return "systemd"
         if self._cgroup_for_status(limits):
             return "cgroup"
         return "watchdog" if limits.memory_max is not None else "none"

@@ -15,11 +15,14 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import requests
+from typing import TYPE_CHECKING
 
 from core.update.errors import VerificationError
-from core.update.sources.http import HttpClient
+
+if TYPE_CHECKING:  # requests loads lazily: the core stays small until it checks
+    import requests
+
+    from core.update.sources.http import HttpClient
 
 # Bound for artifacts whose size nobody published (Storj's version server).
 MAX_ARTIFACT_BYTES = 1 << 30

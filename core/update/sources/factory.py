@@ -9,13 +9,18 @@ downloader and then verified against its checksum and signature.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from core.config import Config
 from core.update.channel import Channel, Release
-from core.update.sources.artifact import Artifact, platform_names
+from core.update.errors import UpdateError
+from core.update.sources.artifact import platform_names
+
+if TYPE_CHECKING:
+    from core.update.sources.artifact import Artifact
 
 Progress = Callable[[int, int], None]
 
@@ -90,13 +95,47 @@ class SignedSource:
         )
 
 
+class LazySource:
+    """Builds the real source on first use, so the core loads the HTTP and TUF
+    libraries only when it first checks (an idle core stays small)."""
+
+    def __init__(self, name: str, build: Callable[[], ReleaseSource]) -> None:
+        self.name = name
+        self._build = build
+        self._source: ReleaseSource | None = None
+
+    def _get(self) -> ReleaseSource:
+        if self._source is None:
+            self._source = self._build()
+        return self._source
+
+    def fetch_channel(self) -> Channel:
+        return self._get().fetch_channel()
+
+    def fetch_release(
+        self, release: Release, downloads: Path, *, min_free_space: int, progress: Progress | None
+    ) -> Path:
+        return self._get().fetch_release(
+            release, downloads, min_free_space=min_free_space, progress=progress
+        )
+
+
 def open_source(config: Config) -> ReleaseSource:
-    """The configured release source (raises UpdateError with one line if unusable)."""
+    """The configured release source; raises UpdateError with one line if it cannot work."""
+    updates = config.updates
+    if updates.source == "tuf":
+        root = updates.trusted_root
+        if root is None or not root.is_file() or not os.access(root, os.R_OK):
+            raise UpdateError(f"trusted_root {root} is not a readable file")
+    return LazySource(updates.source, lambda: _build(config))
+
+
+def _build(config: Config) -> ReleaseSource:
     updates = config.updates
     if updates.source == "tuf":
         from core.update.sources.tuf import TufSource
 
-        assert updates.trusted_root is not None  # the config loader requires it for tuf
+        assert updates.trusted_root is not None  # checked by open_source
         return SignedSource(
             TufSource(
                 url=updates.url,
