@@ -40,8 +40,8 @@ from core.update.updater import Updater, resolve_node_id
 
 _log = logging.getLogger(__name__)
 
-STATUS_INTERVAL = 1.0
 STATUS_HEARTBEAT = 10.0
+STATUS_SETTLE = 0.05
 BINARY_PLACEHOLDER = "{binary}"
 
 
@@ -124,6 +124,7 @@ class Core:
     capture: LogCapture
     supervisor: Supervisor
     updater: Updater
+    changes: StatusChanges
 
     # -- what the status object and the control socket show --------------------
 
@@ -197,30 +198,49 @@ def check_command_runnable(config: Config, states: StateStore, store: VersionSto
         ) from None
 
 
-def _without_uptime(status: dict[str, Any]) -> dict[str, Any]:
-    return {**status, "node": {**status["node"], "uptime_s": None}}
+class StatusChanges:
+    """Wakes the status-file writer when something it shows has changed.
+
+    Parts call :meth:`touch` (from any thread) on a state change; every
+    event on the bus counts as one too.
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> asyncio.Event:
+        self._loop, self._event = loop, asyncio.Event()
+        return self._event
+
+    def touch(self) -> None:
+        if self._loop is not None and self._event is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._event.set)
 
 
 async def _write_status_forever(core: Core, path: Path) -> None:
     """Keep ``status.json`` current for scripts that read files rather than the socket.
 
-    The object is computed every second but written only when something
-    other than the uptime changed, or every STATUS_HEARTBEAT seconds: an
-    idle core then costs next to nothing.
+    It is rewritten as soon as anything in it changes, and at least every
+    STATUS_HEARTBEAT seconds (for ``uptime_s``); an idle core then does no
+    work at all in between.
     """
     loop = asyncio.get_running_loop()
-    written: dict[str, Any] | None = None
-    written_at = 0.0
-    while True:
-        status = core.status()
-        now = loop.time()
-        if _without_uptime(status) != written or now - written_at >= STATUS_HEARTBEAT:
+    changed = core.changes.bind(loop)
+    unsubscribe = core.bus.subscribe(lambda event: core.changes.touch())
+    try:
+        while True:
+            changed.clear()
             try:
-                await loop.run_in_executor(None, write_json_atomic, path, status)
-                written, written_at = _without_uptime(status), now
+                await loop.run_in_executor(None, write_json_atomic, path, core.status())
             except OSError as exc:
                 _log.debug("cannot write %s: %s", path, exc)
-        await asyncio.sleep(STATUS_INTERVAL)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(changed.wait(), timeout=STATUS_HEARTBEAT)
+            # Changes come in bursts (stop, start, state): take them together.
+            await asyncio.sleep(STATUS_SETTLE)
+    finally:
+        unsubscribe()
 
 
 def _log_crash(task: asyncio.Task[None]) -> None:
@@ -287,6 +307,7 @@ def build_core(config: Config) -> Core:
         source = open_source(config)
     except UpdateError as exc:
         raise ConfigError(f"{config.source}: updates: {exc}") from None
+    changes = StatusChanges()
     supervisor = Supervisor(
         supervisor_settings(config),
         platform,
@@ -294,6 +315,7 @@ def build_core(config: Config) -> Core:
         pidfile=PidFile(data_dir / "node.pid"),
         bus=bus,
         stdio=capture,
+        on_change=changes.touch,
     )
     updater = Updater(
         config,
@@ -303,5 +325,6 @@ def build_core(config: Config) -> Core:
         bus=bus,
         source=source,
         node_id=resolve_node_id(config, states),
+        on_change=changes.touch,
     )
-    return Core(config, platform, bus, states, store, capture, supervisor, updater)
+    return Core(config, platform, bus, states, store, capture, supervisor, updater, changes)

@@ -71,6 +71,7 @@ class Supervisor:
         bus: EventBus,
         stdio: StdioSource | None = None,
         rng: random.Random | None = None,
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self._settings = settings
         self._platform = platform
@@ -91,6 +92,7 @@ class Supervisor:
         self._idle.set()
         self._hold_reason: str | None = None
         self._shutting_down = False
+        self._on_change = on_change
 
     # -- commands (called from the event loop) --------------------------------
 
@@ -140,6 +142,7 @@ class Supervisor:
         if state != self._state:
             _log.debug("node state %s -> %s", self._state, state)
             self._state = state
+            self._on_change()
 
     # -- the main loop --------------------------------------------------------
 
@@ -320,7 +323,9 @@ class Supervisor:
                 continue
             last_counted = now
             verdict = tracker.record(result)
-            node.healthy = verdict == "healthy"
+            if node.healthy != (verdict == "healthy"):
+                node.healthy = verdict == "healthy"
+                self._on_change()
             if verdict == "healthy":
                 if self._state == "starting":
                     self._set_state("running")

@@ -87,6 +87,7 @@ class Updater:
         node_id: bytes,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self._config = config
         self._updates = config.updates
@@ -101,6 +102,7 @@ class Updater:
             self._updates.interval, self._updates.jitter, self._updates.startup_delay, rng
         )
         self._downloads = config.paths.data_dir / "downloads"
+        self._on_change = on_change
         self._state = "idle"
         self._last_check: float | None = states.load().last_check
         self._last_error: str | None = None
@@ -113,6 +115,11 @@ class Updater:
         self._task: asyncio.Task[None] | None = None
 
     # -- what status shows ----------------------------------------------------
+
+    def _set_state(self, state: str) -> None:
+        if state != self._state:
+            self._state = state
+            self._on_change()
 
     def enabled(self) -> bool:
         persisted = self._states.load().updates_enabled
@@ -197,7 +204,7 @@ class Updater:
             raise UpdateError(
                 f"an update is in progress ({self._state}); try again when it is done"
             )
-        self._state = "checking"
+        self._set_state("checking")
         try:
             channel = await loop.run_in_executor(None, self._source.fetch_channel)
         except NodekeeperError as exc:
@@ -217,7 +224,7 @@ class Updater:
             enabled=self.enabled(),
         )
         _log.info("update check: %s", decision.reason)
-        self._state = "idle"
+        self._set_state("idle")
         if decision.action == "notify" and decision.target is not None:
             if self._notified != str(decision.target):
                 self._notified = str(decision.target)
@@ -238,8 +245,9 @@ class Updater:
         return decision
 
     def _fail(self, message: str, during: str, version: str | None = None) -> None:
-        self._state = "error"
         self._last_error = message
+        self._set_state("error")
+        self._on_change()
         _log.error("update %s failed: %s", during, message)
         self._bus.publish("update-failed", {"step": during, "version": version, "reason": message})
 
@@ -269,7 +277,7 @@ class Updater:
     async def _install(self, release: Release) -> None:
         loop = asyncio.get_running_loop()
         version = release.version
-        self._state = "downloading"
+        self._set_state("downloading")
         self._progress = _Progress()
         self._bus.publish("update-started", {"from": self._states.load().current, "to": version})
         last_share = [-1.0]
@@ -295,7 +303,7 @@ class Updater:
                 progress=progress,
             ),
         )
-        self._state = "installing"
+        self._set_state("installing")
         for attempt, delay in enumerate((0.0, *INSTALL_RETRY_DELAYS)):
             await asyncio.sleep(delay)
             try:
@@ -401,7 +409,7 @@ class Updater:
             await self._probation(pending["to"], pending.get("from"), "update")
 
     async def _probation(self, target: str, old: str | None, action: str) -> None:
-        self._state = "probation"
+        self._set_state("probation")
         seconds = self._updates.probation
         failed = asyncio.Event()
         reason: list[str] = []
@@ -430,7 +438,7 @@ class Updater:
             await self._roll_back(target, old, reason[0])
             return
         self._states.update(pending=None)
-        self._state = "idle"
+        self._set_state("idle")
         _log.info("version %s passed probation; committed", target)
         self._bus.publish(
             "update-installed", {"version": target, "previous": old, "action": action}
@@ -438,14 +446,14 @@ class Updater:
         await asyncio.get_running_loop().run_in_executor(None, self._prune)
 
     async def _roll_back(self, failed_version: str, old: str | None, reason: str) -> None:
-        self._state = "rolling-back"
+        self._set_state("rolling-back")
         _log.error(
             "version %s failed probation (%s); rolling back to %s", failed_version, reason, old
         )
         await self._supervisor.stop_node("update")
         self._states.modify(lambda s: _rolled_back(s, failed_version, old))
         await self._supervisor.start_node()
-        self._state = "idle"
+        self._set_state("idle")
         self._last_error = f"{failed_version} failed probation: {reason}; back on {old}"
         self._bus.publish("rolled-back", {"from": failed_version, "to": old, "reason": reason})
 
