@@ -1,0 +1,177 @@
+"""LogCapture: the node's stdout and stderr into rotated, compressed files.
+
+For each node run the supervisor asks :meth:`LogCapture.open_stdio` for two
+fresh pipes and hands their write ends to the child. One reader thread per
+pipe reads large blocks and passes whole-line chunks to the single
+:class:`~core.logs.writer.LogWriter`; the node never waits on the disk
+because the writer's buffer is bounded and drops (counted) instead of
+blocking. Readers stop at EOF, i.e. when the node and every process that
+inherited the pipe are gone, and then write a final partial line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from core.config import LogsConfig
+from core.events import EventBus
+from core.logs import files
+from core.logs.compress import Compressor, recover
+from core.logs.follow import tail_lines
+from core.logs.lines import LineSplitter
+from core.logs.writer import LogWriter
+
+READ_SIZE = 1024 * 1024
+PIPE_SIZE = 1024 * 1024
+MAX_TAIL_LINES = 10_000
+BACKLOG_PAUSES_COMPRESSION = 2 * 1024 * 1024
+FLOOD_PAUSES_COMPRESSION = 32 * 1024 * 1024  # bytes per second read from the node
+_RATE_WINDOW = 0.2
+
+
+class LogCapture:
+    def __init__(self, settings: LogsConfig, instance: str, bus: EventBus) -> None:
+        self._settings = settings
+        self._instance = instance
+        self._bus = bus
+        self._dir = Path(settings.dir)
+        self._prefix = files.node_prefix(instance)
+        self._compressor = Compressor(on_done=self._prune, busy=self._backlogged)
+        self._writer = LogWriter(
+            settings, instance, self._prefix, publish=self._publish, compressor=self._compressor
+        )
+        self._readers: list[threading.Thread] = []
+        # Read rate, for pausing compression during floods (compressor thread only,
+        # except _read_bytes, which readers add to; a lost update only blurs the rate).
+        self._read_bytes = 0
+        self._rate_at = time.monotonic()
+        self._rate_bytes = 0
+        self._flooding = False
+        self._lock = threading.Lock()
+        self._started = False
+
+    def start(self) -> None:
+        """Finish or clean up interrupted compressions, then start the threads."""
+        if self._started:
+            return
+        self._started = True
+        with contextlib.suppress(OSError):
+            self._dir.mkdir(parents=True, exist_ok=True)
+        pending = recover(self._dir, self._prefix)
+        self._compressor.start()
+        if self._settings.compress:
+            for path in pending:
+                self._compressor.submit(path)
+        self._writer.start()
+        self._prune()
+
+    def open_stdio(self) -> tuple[int, int]:
+        """Fresh pipes for one node run; returns the write ends (stdout, stderr)."""
+        if not self._started:
+            self.start()
+        write_ends: list[int] = []
+        for stream in ("stdout", "stderr"):
+            read_fd, write_fd = os.pipe()
+            _enlarge_pipe(read_fd)
+            thread = threading.Thread(
+                target=self._read_until_eof,
+                args=(read_fd,),
+                name=f"log-reader-{stream}",
+                daemon=True,
+            )
+            with self._lock:
+                self._readers = [t for t in self._readers if t.is_alive()]
+                self._readers.append(thread)
+            thread.start()
+            write_ends.append(write_fd)
+        return write_ends[0], write_ends[1]
+
+    def status(self) -> dict[str, object]:
+        return {
+            "dir": str(self._dir),
+            "bytes": files.total_bytes(self._dir, self._instance),
+            "dropped_lines": self._writer.dropped_lines,
+        }
+
+    def tail(self, lines: int) -> list[str]:
+        """The last ``lines`` lines of the node log (written so far), at most 10,000."""
+        self._writer.flush(0.5)
+        return tail_lines(self._dir, self._prefix, min(lines, MAX_TAIL_LINES))
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every line read so far is written; for tests and shutdown."""
+        return self._writer.flush(timeout)
+
+    def wait_readers(self, timeout: float) -> bool:
+        """Wait until the pipes of every node run so far reached EOF."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            readers = list(self._readers)
+        for thread in readers:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in readers)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Drain, flush and stop; returns within ``timeout`` whatever the disk does."""
+        deadline = time.monotonic() + timeout
+        self.wait_readers(timeout * 0.4)
+        self._writer.close(max(0.0, deadline - time.monotonic() - 0.1))
+        self._compressor.close(max(0.0, deadline - time.monotonic()))
+
+    # -- internals ------------------------------------------------------------------
+
+    def _read_until_eof(self, fd: int) -> None:
+        splitter = LineSplitter()
+        put = self._writer.put
+        try:
+            while True:
+                try:
+                    data = os.read(fd, READ_SIZE)
+                except InterruptedError:
+                    continue
+                except OSError:
+                    break
+                if not data:
+                    break
+                self._read_bytes += len(data)
+                for chunk in splitter.feed(data):
+                    put(chunk)
+            for chunk in splitter.finish():
+                put(chunk)
+        finally:
+            os.close(fd)
+
+    def _backlogged(self) -> bool:
+        """Compression waits while the writer is behind or the node floods its output."""
+        if self._writer.backlog() > BACKLOG_PAUSES_COMPRESSION:
+            return True
+        now = time.monotonic()
+        if now - self._rate_at >= _RATE_WINDOW:
+            rate = (self._read_bytes - self._rate_bytes) / (now - self._rate_at)
+            self._flooding = rate > FLOOD_PAUSES_COMPRESSION
+            self._rate_at = now
+            self._rate_bytes = self._read_bytes
+        return self._flooding
+
+    def _publish(self, kind: str, data: Mapping[str, Any]) -> object:
+        return self._bus.publish(kind, data)
+
+    def _prune(self) -> None:
+        with contextlib.suppress(OSError):
+            files.prune(self._dir, self._instance, self._settings, time.time())
+
+
+def _enlarge_pipe(fd: int) -> None:
+    """A larger pipe absorbs bursts while the reader is busy (Linux only)."""
+    if sys.platform.startswith("linux"):
+        import fcntl
+
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)

@@ -1,0 +1,111 @@
+"""The log files of one instance on disk: listing, sizes and pruning.
+
+An instance has two families of files in ``logs.dir``: the node's
+(``<instance>.log`` and its archives) and the core's own
+(``nodekeeper-<instance>.log`` and its archives). ``max_total_size`` caps
+both together, so pruning looks at both. Which files to delete is decided by
+:func:`core.logs.policy.plan_prune`; this module only reads the directory
+and deletes what it was told.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+from core.logs.policy import ArchiveKey, LogFile, parse_archive, plan_prune
+
+
+class LogsSettings(Protocol):
+    """The ``[logs]`` settings this package needs (``core.config.LogsConfig``)."""
+
+    @property
+    def dir(self) -> Path: ...
+    @property
+    def max_file_size(self) -> int: ...
+    @property
+    def max_total_size(self) -> int: ...
+    @property
+    def max_age(self) -> float: ...
+    @property
+    def compress(self) -> bool: ...
+
+
+def node_prefix(instance: str) -> str:
+    return instance
+
+
+def core_prefix(instance: str) -> str:
+    return f"nodekeeper-{instance}"
+
+
+def current_path(directory: Path, prefix: str) -> Path:
+    return directory / f"{prefix}.log"
+
+
+def list_family(directory: Path, prefix: str) -> list[LogFile]:
+    """Current file and archives of one family, as the policy sees them."""
+    files: list[LogFile] = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return files  # missing or unreadable: nothing to count or prune
+    for entry in entries:
+        name = entry.name
+        if name == f"{prefix}.log":
+            key = None
+            in_progress = False
+        else:
+            parsed = parse_archive(prefix, name)
+            if parsed is None:
+                continue
+            key, suffix = parsed
+            in_progress = suffix == ".gz.tmp"
+        try:
+            size = entry.stat(follow_symlinks=False).st_size
+        except OSError:
+            continue
+        files.append(LogFile(name, size, key, in_progress))
+    return files
+
+
+def list_instance(directory: Path, instance: str) -> list[LogFile]:
+    return list_family(directory, node_prefix(instance)) + list_family(
+        directory, core_prefix(instance)
+    )
+
+
+def total_bytes(directory: Path, instance: str) -> int:
+    return sum(f.size for f in list_instance(directory, instance))
+
+
+def prune(directory: Path, instance: str, settings: LogsSettings, now: float) -> list[str]:
+    """Delete what the policy says; returns the names deleted. Never raises for I/O."""
+    files = list_instance(directory, instance)
+    doomed = plan_prune(files, now, settings.max_age, settings.max_total_size)
+    deleted: list[str] = []
+    for name in doomed:
+        try:
+            os.unlink(directory / name)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            break  # read-only or failing disk: try again after the next rotation
+        deleted.append(name)
+    return deleted
+
+
+def archives_oldest_first(directory: Path, prefix: str) -> list[Path]:
+    """Finished archives (.log and .log.gz) of one family, oldest first."""
+    found: list[tuple[ArchiveKey, bool, Path]] = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    for name in names:
+        parsed = parse_archive(prefix, name)
+        if parsed is not None and parsed[1] != ".gz.tmp":
+            found.append((parsed[0], parsed[1] == ".gz", directory / name))
+    found.sort(key=lambda item: (item[0], item[1]))
+    return [path for _, _, path in found]

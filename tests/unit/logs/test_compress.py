@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import gzip
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from core.logs.compress import Compressor, compress_file, recover
+from core.logs.policy import archive_name
+
+NOW = 1_795_000_000.0
+
+
+def make_archive(directory: Path, prefix: str, at: float, data: bytes) -> Path:
+    path = directory / archive_name(prefix, at, [p.name for p in directory.iterdir()])
+    path.write_bytes(data)
+    return path
+
+
+def test_compressed_archive_passes_gzip_t_and_replaces_the_original(tmp_path: Path) -> None:
+    data = b"".join(b"%09d some log text\n" % i for i in range(50_000))
+    source = make_archive(tmp_path, "node", NOW, data)
+    result = compress_file(source)
+    assert result.name == source.name + ".gz"
+    assert not source.exists()
+    assert [p.name for p in tmp_path.iterdir()] == [result.name]
+    subprocess.run(["gzip", "-t", str(result)], check=True)
+    assert gzip.decompress(result.read_bytes()) == data
+
+
+def test_archive_pruned_during_compression_is_not_resurrected(tmp_path: Path) -> None:
+    source = make_archive(tmp_path, "node", NOW, b"line\n" * 10)
+    source.unlink()
+    with pytest.raises(FileNotFoundError):
+        compress_file(source)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_recover_removes_tmp_finishes_half_done_and_returns_the_rest_in_order(
+    tmp_path: Path,
+) -> None:
+    done = make_archive(tmp_path, "node", NOW, b"a\n")
+    (tmp_path / (done.name + ".gz")).write_bytes(gzip.compress(b"a\n"))  # deleted .log missed
+    interrupted = make_archive(tmp_path, "node", NOW + 1, b"b\n")
+    (tmp_path / (interrupted.name + ".gz.tmp")).write_bytes(b"\x1f\x8b half")
+    later = make_archive(tmp_path, "node", NOW + 2, b"c\n")
+    (tmp_path / "node.log").write_bytes(b"current\n")
+    other = make_archive(tmp_path, "nodekeeper-node", NOW, b"core\n")
+    (tmp_path / (other.name + ".gz.tmp")).write_bytes(b"other family")
+
+    pending = recover(tmp_path, "node")
+
+    assert pending == [interrupted, later]
+    assert not done.exists() and (tmp_path / (done.name + ".gz")).exists()
+    assert not (tmp_path / (interrupted.name + ".gz.tmp")).exists()
+    assert (tmp_path / "node.log").read_bytes() == b"current\n"
+    assert (tmp_path / (other.name + ".gz.tmp")).exists()  # not this family's
+
+
+def test_compressor_thread_compresses_in_queue_order_and_reports_each(tmp_path: Path) -> None:
+    done: list[int] = []
+    compressor = Compressor(on_done=lambda: done.append(1))
+    compressor.start()
+    try:
+        paths = [make_archive(tmp_path, "node", NOW + i, b"x\n" * 1000) for i in range(3)]
+        for path in paths:
+            compressor.submit(path)
+        assert compressor.wait_idle(30)
+    finally:
+        compressor.close()
+    assert len(done) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name + ".gz" for p in paths)
