@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import StateError
+from core.fsutil import fsync_dir
 
 SCHEMA = 1
 
@@ -337,7 +338,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _replace(source: Path, target: Path) -> None:
@@ -350,16 +351,6 @@ def _replace(source: Path, target: Path) -> None:
             if os.name != "nt" or attempt == 9:
                 raise
             time.sleep(0.05 * (attempt + 1))
-
-
-def _fsync_dir(directory: Path) -> None:
-    if os.name == "nt":
-        return  # NTFS renames are journaled; directories cannot be opened for fsync.
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _os_problem(exc: OSError) -> str:

@@ -22,6 +22,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+from core.fsutil import fsync_dir
 from core.logs.policy import ArchiveKey, parse_archive
 
 _log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def compress_file(
         except OSError:
             pass
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent, strict=False)
     try:
         os.unlink(path)
     except FileNotFoundError:
@@ -125,19 +126,6 @@ def _verify(tmp: Path, size: int, crc: int) -> None:
     seen_crc = zlib.crc32(data, seen_crc)
     if not decompressor.eof or decompressor.unused_data or seen != size or seen_crc != crc:
         raise CompressionFailed(f"{tmp.name} does not read back as the original")
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def recover(directory: Path, prefix: str) -> list[Path]:

@@ -19,6 +19,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from core.fsutil import fsync_dir
 from core.release.errors import ReleaseError
 
 TIMESTAMP = "metadata/timestamp.json"
@@ -43,17 +44,7 @@ def write_durably(path: Path, data: bytes | Path) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)
 
 
 def _same_content(path: Path, content: bytes | Path) -> bool:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from core.fsutil import fsync_dir
 from core.startup.errors import ServiceError
 from core.startup.model import Command, PlannedFile, Registration
 from core.startup.plan import ServicePlan, core_file_instance, other_instances, target_path
@@ -215,7 +216,7 @@ def _write_if_different(path: Path, planned: PlannedFile) -> bool:
         finally:
             os.close(fd)
         os.replace(temporary, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent, strict=False)
     except PermissionError:
         raise ServiceError(
             f"cannot write {path}: permission denied (run as root, or use --root DIR)"
@@ -234,7 +235,7 @@ def _remove(path: Path) -> None:
         raise ServiceError(f"cannot remove {path}: permission denied (run as root)") from None
     except OSError as exc:
         raise ServiceError(f"cannot remove {path}: {exc.strerror or exc}") from None
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent, strict=False)
 
 
 def _prune_empty_parents(folder: Path, root: Path) -> None:
@@ -250,18 +251,3 @@ def _prune_empty_parents(folder: Path, root: Path) -> None:
         except OSError:
             return
         folder = folder.parent
-
-
-def _fsync_dir(folder: Path) -> None:
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

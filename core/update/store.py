@@ -16,18 +16,9 @@ import sys
 from pathlib import Path
 
 from core.errors import OperationFailed
+from core.fsutil import fsync_dir
 
 TMP_SUFFIX = ".tmp"
-
-
-def fsync_dir(path: Path) -> None:
-    if sys.platform == "win32":
-        return  # directories cannot be opened for fsync on Windows
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class VersionStore:
