@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import time
 from pathlib import Path
 
 
@@ -27,3 +29,43 @@ def fsync_dir(path: Path, *, strict: bool = True) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def replace(source: Path, target: Path) -> None:
+    """``os.replace``, retried briefly on Windows, where a scanner or reader
+    holding the target for a moment makes the rename fail."""
+    for attempt in range(10):
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError:
+            if os.name != "nt" or attempt == 9:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
+def write_atomic(path: Path, data: bytes | Path, *, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` (bytes, or a file's contents) all at once.
+
+    Readers see the old or the new content, never a mix. ``durable``: the
+    file and its folder are fsync'd, so the new content survives a power
+    cut (skip it only for files that are rewritten constantly anyway).
+    The temporary file is removed whatever fails.
+    """
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            if isinstance(data, Path):
+                with open(data, "rb") as source:
+                    shutil.copyfileobj(source, handle, 1 << 20)
+            else:
+                handle.write(data)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    if durable:
+        fsync_dir(path.parent)

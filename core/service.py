@@ -13,7 +13,6 @@ import contextlib
 import functools
 import json
 import logging
-import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from core import __version__
 from core.config import Config
 from core.errors import ConfigError, NodekeeperError, OperationFailed
 from core.events import EventBus
+from core.fsutil import write_atomic
 from core.ipc.server import ControlServer
 from core.logs.capture import LogCapture
 from core.notify import WebhookNotifier
@@ -74,11 +74,8 @@ def supervisor_settings(config: Config) -> SupervisorSettings:
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1)
-        handle.write("\n")
-    os.replace(tmp, path)
+    # Rewritten on every change: atomic for readers, not fsync'd.
+    write_atomic(path, (json.dumps(data, indent=1) + "\n").encode(), durable=False)
 
 
 def launch_plan(config: Config, states: StateStore, store: VersionStore) -> LaunchPlan:

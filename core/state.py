@@ -17,16 +17,14 @@ from __future__ import annotations
 import dataclasses
 import errno
 import json
-import os
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.errors import StateError
-from core.fsutil import fsync_dir
+from core.fsutil import write_atomic
 
 SCHEMA = 1
 
@@ -267,7 +265,7 @@ class StateStore:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._keep_backup()
-                _atomic_write(self.path, state.to_json().encode())
+                write_atomic(self.path, state.to_json().encode())
             except OSError as exc:
                 raise StateError(
                     f"cannot save {self.path}: {_os_problem(exc)}; the previous state is unchanged"
@@ -297,7 +295,7 @@ class StateStore:
             state = self.load_backup()
             try:
                 # The damaged file is not kept as .bak: the good backup stays too.
-                _atomic_write(self.path, self.backup_path.read_bytes())
+                write_atomic(self.path, self.backup_path.read_bytes())
             except OSError as exc:
                 raise StateError(f"cannot restore {self.path}: {_os_problem(exc)}") from None
             return state
@@ -312,45 +310,7 @@ class StateStore:
             # Never let a damaged file overwrite the last good backup.
             return
         if self._read(self.backup_path) != current:
-            _atomic_write(self.backup_path, current)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    # A fixed temporary name: one core writes a data dir at a time (the data
-    # dir lock), and a writer killed midway leaves nothing to accumulate.
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        fd = os.open(
-            temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o644
-        )
-        try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        _replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-    fsync_dir(path.parent)
-
-
-def _replace(source: Path, target: Path) -> None:
-    for attempt in range(10):
-        try:
-            os.replace(source, target)
-            return
-        except PermissionError:
-            # Windows: a scanner or reader briefly holding the target blocks the rename.
-            if os.name != "nt" or attempt == 9:
-                raise
-            time.sleep(0.05 * (attempt + 1))
+            write_atomic(self.backup_path, current)
 
 
 def _os_problem(exc: OSError) -> str:

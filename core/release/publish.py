@@ -15,11 +15,10 @@ import contextlib
 import errno
 import filecmp
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from core.fsutil import fsync_dir
+from core.fsutil import write_atomic
 from core.release.errors import ReleaseError
 
 TIMESTAMP = "metadata/timestamp.json"
@@ -30,21 +29,7 @@ Writer = Callable[[Path, "bytes | Path"], None]
 
 def write_durably(path: Path, data: bytes | Path) -> None:
     """Write ``data`` (bytes, or the contents of a file) to ``path`` atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            if isinstance(data, Path):
-                with open(data, "rb") as source:
-                    shutil.copyfileobj(source, handle, 1 << 20)
-            else:
-                handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    write_atomic(path, data)
 
 
 def _same_content(path: Path, content: bytes | Path) -> bool:

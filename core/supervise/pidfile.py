@@ -8,9 +8,9 @@ process that reused the pid for it.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from core.fsutil import write_atomic
 from core.platform.base import ProcessIdentity
 
 # Start times are compared with a tolerance: psutil rounds them to 10 ms.
@@ -22,20 +22,13 @@ class PidFile:
         self.path = path
 
     def write(self, ident: ProcessIdentity, version: str | None) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
         record = {
             "pid": ident.pid,
             "group": ident.group,
             "create_time": ident.create_time,
             "version": version,
         }
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            os.write(fd, json.dumps(record).encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(record).encode())
 
     def read(self) -> ProcessIdentity | None:
         """The recorded node, or None if there is no usable record."""
