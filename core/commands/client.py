@@ -23,7 +23,7 @@ CHECK_TIMEOUT = 180.0
 
 def register(sub: Any) -> None:
     status = sub.add_parser("status", help="show the node's and the core's state")
-    _target_options(status)
+    target_options(status)
     status.add_argument("--json", action="store_true", help="print the status object as JSON")
     status.set_defaults(func=run_status)
 
@@ -31,20 +31,20 @@ def register(sub: Any) -> None:
     updates.add_argument(
         "switch", choices=("on", "off"), help="on: install updates; off: only notify"
     )
-    _target_options(updates)
+    target_options(updates)
     updates.set_defaults(func=run_updates)
 
     check = sub.add_parser("check", help="check for an update now and print the decision")
-    _target_options(check)
+    target_options(check)
     check.add_argument("--json", action="store_true", help="print the decision as JSON")
     check.set_defaults(func=run_check)
 
     restart = sub.add_parser("restart", help="restart the node")
-    _target_options(restart)
+    target_options(restart)
     restart.set_defaults(func=run_restart)
 
 
-def _target_options(parser: argparse.ArgumentParser) -> None:
+def target_options(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--config", metavar="FILE", help="find the core's socket in this configuration"

@@ -1,8 +1,10 @@
-"""`nodekeeper logs --config FILE [-n N] [-f] [--core]`: print or follow the node's log.
+"""`nodekeeper logs [--config FILE | --socket PATH] [-n N] [-f] [--core]`: print or follow the node's log.
 
-Reads the files directly (no running core needed): the last N lines, from
-the archives too when the current file is short, and with ``-f`` everything
-appended afterwards, across rotations, until interrupted.
+With ``--config`` it reads the files directly (no running core needed):
+the last N lines, from the archives too when the current file is short,
+and with ``-f`` everything appended afterwards, across rotations, until
+interrupted. With ``--socket`` (or neither option: the default socket) it
+asks the running core for the last N lines (``logs_tail``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import sys
 import threading
 from typing import Any
 
-from core.errors import UsageError
+from core.commands.client import socket_path, target_options
+from core.errors import OperationFailed, UsageError
 
 
 def _line_count(text: str) -> int:
@@ -27,7 +30,7 @@ def _line_count(text: str) -> int:
 
 def register(sub: Any) -> None:
     parser = sub.add_parser("logs", help="print or follow the node's log")
-    parser.add_argument("--config", required=True, metavar="FILE", help="configuration file (TOML)")
+    target_options(parser)
     parser.add_argument(
         "-n", "--lines", type=_line_count, default=10, metavar="N", help="lines to print (10)"
     )
@@ -41,6 +44,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.config:
+        return _run_through_socket(args)
     from core.config import load_config
     from core.logs.files import core_prefix, node_prefix
     from core.logs.follow import follow, tail_bytes
@@ -65,4 +70,18 @@ def run(args: argparse.Namespace) -> int:
         follow(directory, prefix, write, lines=args.lines, stop=threading.Event())
     except BrokenPipeError:
         return 0
+    return 0
+
+
+def _run_through_socket(args: argparse.Namespace) -> int:
+    if args.follow or args.core:
+        raise UsageError("logs: -f and --core read the log files: give --config FILE")
+    from core.ipc.client import Client
+
+    with Client(socket_path(args)) as client:
+        lines = client.call("logs_tail", {"lines": args.lines})
+    if not isinstance(lines, list):
+        raise OperationFailed("logs: the core sent something that is not a list of lines")
+    for line in lines:
+        print(line)
     return 0
