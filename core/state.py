@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import json
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -47,6 +48,14 @@ _KNOWN_KEYS = frozenset(
 # on the same path cannot interleave their load-modify-save.
 _LOCKS: dict[Path, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
+# The last state each file held, by (inode, mtime, size), kept current by
+# every save in this process: status asks for the state often, and it
+# changes rarely. Guarded by the file's lock above.
+_CACHE: dict[Path, tuple[tuple[int, int, int], State]] = {}
+
+
+def _file_key(info: os.stat_result) -> tuple[int, int, int]:
+    return (info.st_ino, info.st_mtime_ns, info.st_size)
 
 
 @dataclass(frozen=True)
@@ -206,8 +215,19 @@ class StateStore:
     def load(self) -> State:
         """The saved state; a default State when no file exists yet."""
         with self._lock:
+            try:
+                info = os.stat(self.path)
+            except OSError:
+                info = None
+            key = _file_key(info) if info else None
+            cached = _CACHE.get(self.path)
+            if key is not None and cached is not None and cached[0] == key:
+                return cached[1]
             data = self._read(self.path)
-            return State() if data is None else self._parse(self.path, data)
+            state = State() if data is None else self._parse(self.path, data)
+            if key is not None:
+                _CACHE[self.path] = (key, state)
+            return state
 
     def load_backup(self) -> State:
         """The state kept in state.json.bak; StateError when it is missing or bad."""
@@ -265,7 +285,9 @@ class StateStore:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._keep_backup()
+                _CACHE.pop(self.path, None)
                 write_atomic(self.path, state.to_json().encode())
+                _CACHE[self.path] = (_file_key(os.stat(self.path)), state)
             except OSError as exc:
                 raise StateError(
                     f"cannot save {self.path}: {_os_problem(exc)}; the previous state is unchanged"
@@ -295,6 +317,7 @@ class StateStore:
             state = self.load_backup()
             try:
                 # The damaged file is not kept as .bak: the good backup stays too.
+                _CACHE.pop(self.path, None)
                 write_atomic(self.path, self.backup_path.read_bytes())
             except OSError as exc:
                 raise StateError(f"cannot restore {self.path}: {_os_problem(exc)}") from None

@@ -64,6 +64,7 @@ def running_binary(pid: int) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(40 + 8 * TRIALS)
 def test_kill_core_at_random_instants_of_an_update(
     core: CoreHarness, tmp_path: Path, nginx: Callable[[Path], NginxServer]
 ) -> None:
