@@ -280,9 +280,9 @@ class Supervisor:
             helpers.append(asyncio.create_task(self._memory_watch(node)))
         try:
             while True:
-                waker: asyncio.Future[object] = asyncio.ensure_future(self._wake.wait())
-                exited: asyncio.Future[object] = node.exited  # type: ignore[assignment]
-                await asyncio.wait({exited, waker}, return_when=asyncio.FIRST_COMPLETED)
+                waker = asyncio.ensure_future(self._wake.wait())
+                either: set[asyncio.Future[Any]] = {node.exited, waker}
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
                 waker.cancel()
                 if node.exited.done():
                     reason = "crashed"

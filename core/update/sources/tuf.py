@@ -290,7 +290,9 @@ def _release(value: object, where: str) -> Release | None:
 
 def _version(value: object, where: str) -> None:
     try:
-        Version.parse(value)  # type: ignore[arg-type]
+        if not isinstance(value, str):
+            raise ValueError(value)
+        Version.parse(value)
     except ValueError:
         raise UpdateError(f"{where}: {value!r} is not a version") from None
 
