@@ -130,10 +130,13 @@ class LogCapture:
     def _read_until_eof(self, fd: int) -> None:
         splitter = LineSplitter()
         put = self._writer.put
+        # One buffer for the life of the pipe: os.read would allocate (and the
+        # allocator map and unmap) READ_SIZE bytes for every line of a quiet node.
+        buffer = bytearray(READ_SIZE)
         try:
             while True:
                 try:
-                    data = os.read(fd, READ_SIZE)
+                    data = _read_into(fd, buffer)
                 except InterruptedError:
                     continue
                 except OSError:
@@ -175,3 +178,10 @@ def _enlarge_pipe(fd: int) -> None:
 
         with contextlib.suppress(OSError):
             fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+
+
+def _read_into(fd: int, buffer: bytearray) -> bytes:
+    if hasattr(os, "readv"):
+        count = os.readv(fd, [buffer])
+        return bytes(buffer[:count])
+    return os.read(fd, len(buffer))  # Windows has no readv
