@@ -161,13 +161,13 @@ class CoreHarness:
 
     def node_pids(self) -> list[int]:
         """Live (non-zombie) demo-node processes of this harness, forked children excluded."""
-        pids = []
+        parents: dict[int, int] = {}
         for proc in psutil.process_iter(["pid", "cmdline", "status", "ppid"]):
             cmdline = proc.info["cmdline"] or []
             if self.marker in cmdline and proc.info["status"] != psutil.STATUS_ZOMBIE:
-                pids.append(proc.info["pid"])
+                parents[proc.info["pid"]] = proc.info["ppid"]
         # A forked child shares the cmdline; count only the topmost processes.
-        return [pid for pid in pids if psutil.Process(pid).ppid() not in pids]
+        return [pid for pid, parent in parents.items() if parent not in parents]
 
     def kill_core(self) -> None:
         assert self.process is not None

@@ -2,7 +2,8 @@
 
     .venv/bin/python -m tests.bench.bench_supervisor [--idle 60] [--crashes 30]
 
-(a) idle RSS of the supervising process and its CPU seconds over --idle s;
+(a) idle RSS of the supervising process and its CPU seconds over --idle s
+(nodekeeper also without health checks, the same work supervisord does);
 (b) restart latency from the node's death (SIGKILL) to the new node's pid,
 median and p95 over --crashes crashes. Both supervisors capture the node's
 output to a log file, as they would in production. One table, with ratios.
@@ -78,12 +79,17 @@ class Supervised:
 
 
 class Nodekeeper(Supervised):
+    health_checks = True
+
     def start(self) -> None:
+        health = (
+            {"health_url": f"http://127.0.0.1:{self.port}/api/sno"} if self.health_checks else {}
+        )
         config = {
             "instance": "bench",
             "node": {
                 "command": self.node_command(),
-                "health_url": f"http://127.0.0.1:{self.port}/api/sno",
+                **health,
                 # Crashes come 1.5 s apart in (b); a run of 1 s counts as stable,
                 # so every restart is a first restart, as for an occasional crash.
                 "stable_after": "1s",
@@ -100,6 +106,12 @@ class Nodekeeper(Supervised):
             stderr=subprocess.DEVNULL,
             cwd=REPO,
         )
+
+
+class NodekeeperNoHealth(Nodekeeper):
+    """The same work as supervisord does: supervise and capture, no health checks."""
+
+    health_checks = False
 
 
 class Supervisord(Supervised):
@@ -163,6 +175,8 @@ def bench(
         latencies = measure_restarts(target, crashes, spacing=1.5)
     finally:
         target.stop()
+    if not latencies:
+        return Result(rss, cpu, float("nan"), float("nan"))
     latencies.sort()
     p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
     return Result(rss, cpu, statistics.median(latencies) * 1000, p95 * 1000)
@@ -176,10 +190,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="nk-bench-") as tmp:
         root = Path(tmp)
         nk = bench(Nodekeeper, "nodekeeper", root, args.idle, args.crashes)
+        bare = bench(NodekeeperNoHealth, "nodekeeper-bare", root, args.idle, 0)
         sv = bench(Supervisord, "supervisord", root, args.idle, args.crashes)
     rows = [
         ("idle RSS (MiB)", nk.rss_mib, sv.rss_mib, "<= 1.2"),
         (f"idle CPU s / {args.idle:g}s", nk.cpu_s, sv.cpu_s, "<= 1.0"),
+        ("  without health checks", bare.cpu_s, sv.cpu_s, "<= 1.0"),
         ("restart latency median (ms)", nk.restart_median_ms, sv.restart_median_ms, "<= 0.5"),
         ("restart latency p95 (ms)", nk.restart_p95_ms, sv.restart_p95_ms, "<= 0.5"),
     ]
