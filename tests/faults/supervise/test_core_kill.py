@@ -21,15 +21,24 @@ class NodeCounter(threading.Thread):
         self.max_seen = 0
         self.overlaps: list[list[int]] = []
         self.done = threading.Event()
+        self.error: Exception | None = None
 
     def run(self) -> None:
-        while not self.done.is_set():
-            pids = self.core.node_pids()
-            self.samples += 1
-            self.max_seen = max(self.max_seen, len(pids))
-            if len(pids) > 1:
-                self.overlaps.append(pids)
-            time.sleep(0.05)
+        try:
+            while not self.done.is_set():
+                pids = self.core.node_pids()
+                self.samples += 1
+                self.max_seen = max(self.max_seen, len(pids))
+                if len(pids) > 1:
+                    self.overlaps.append(pids)
+                time.sleep(0.05)
+        except Exception as exc:  # a sampler that dies would hide overlaps: fail the test
+            self.error = exc
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()
+        assert self.error is None, f"the node sampler failed: {self.error!r}"
 
 
 @pytest.mark.slow
@@ -52,8 +61,7 @@ def test_killing_the_core_20_times_never_leaves_two_nodes(core: CoreHarness) -> 
         core.start()
         wait_until(lambda: len(core.node_pids()) == 1, 10, "one node after the last start")
     finally:
-        counter.done.set()
-        counter.join()
+        counter.stop()
     assert counter.samples > 100
     assert counter.overlaps == [], f"two nodes at once: {counter.overlaps[:3]}"
     assert counter.max_seen == 1

@@ -111,8 +111,7 @@ def test_kill_core_at_random_instants_of_an_update(
                 failures.append(f"trial {trial}: {exc}")
             core.kill_core()
     finally:
-        counter.done.set()
-        counter.join()
+        counter.stop()
     print(
         f"\nkill -9 during update: {TRIALS} trials, {len(failures)} failures, outcomes {outcomes}, "
         f"{counter.samples} samples, max nodes at once {counter.max_seen}"
