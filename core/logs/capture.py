@@ -29,6 +29,7 @@ from core.logs.lines import LineSplitter
 from core.logs.writer import LogWriter
 
 READ_SIZE = 1024 * 1024
+FIRST_READ_SIZE = 64 * 1024
 PIPE_SIZE = 1024 * 1024
 MAX_TAIL_LINES = 10_000
 BACKLOG_PAUSES_COMPRESSION = 2 * 1024 * 1024
@@ -130,9 +131,10 @@ class LogCapture:
     def _read_until_eof(self, fd: int) -> None:
         splitter = LineSplitter()
         put = self._writer.put
-        # One buffer for the life of the pipe: os.read would allocate (and the
-        # allocator map and unmap) READ_SIZE bytes for every line of a quiet node.
-        buffer = bytearray(READ_SIZE)
+        # One buffer for the life of the pipe (os.read would allocate, and the
+        # allocator map and unmap, READ_SIZE bytes for every line of a quiet
+        # node), small while the node is quiet, grown when a read fills it.
+        buffer = bytearray(FIRST_READ_SIZE)
         try:
             while True:
                 try:
@@ -143,6 +145,8 @@ class LogCapture:
                     break
                 if not data:
                     break
+                if len(data) == len(buffer) < READ_SIZE:
+                    buffer = bytearray(min(2 * len(buffer), READ_SIZE))
                 self._read_bytes += len(data)
                 for chunk in splitter.feed(data):
                     put(chunk)

@@ -94,7 +94,9 @@ class Nodekeeper(Supervised):
                 # so every restart is a first restart, as for an occasional crash.
                 "stable_after": "1s",
             },
-            "updates": {"enabled": False},
+            # The idle window measures supervision; update checks (every 12 h by
+            # default, first within startup_delay) are kept out of it.
+            "updates": {"enabled": False, "startup_delay": "1h"},
             "logs": {"dir": str(self.root / "nk-logs")},
             "paths": {"data_dir": str(self.root / "nk-data"), "socket": str(self.root / "nk.sock")},
         }
