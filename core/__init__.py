@@ -4,4 +4,4 @@ The core is headless: it never imports Qt and runs on servers and
 single-board computers alike.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,6 +1,6 @@
 """The `nodekeeper` command line (DESIGN.md §4).
 
-Each command group lives in its own module under ``core.commands`` and
+Each command group lives in its own module under ``nodekeeper.core.commands`` and
 registers its sub-parsers; this module only assembles them and turns
 operator-facing errors into one line on stderr and an exit code.
 """
@@ -13,19 +13,19 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from core import __version__
-from core.errors import NodekeeperError
+from nodekeeper.core import __version__
+from nodekeeper.core.errors import NodekeeperError
 
 # One module per command group; each exposes ``register(subparsers)`` and
 # sets ``func`` (args -> exit code) on the parsers it adds.
 COMMAND_MODULES = (
-    "core.commands.run",
-    "core.commands.demo",
-    "core.commands.logs",
-    "core.commands.state",
-    "core.commands.release",
-    "core.commands.client",
-    "core.commands.service",
+    "nodekeeper.core.commands.run",
+    "nodekeeper.core.commands.demo",
+    "nodekeeper.core.commands.logs",
+    "nodekeeper.core.commands.state",
+    "nodekeeper.core.commands.release",
+    "nodekeeper.core.commands.client",
+    "nodekeeper.core.commands.service",
 )
 
 

@@ -2,7 +2,7 @@
 
 Field names are the TOML keys; durations become float seconds, sizes int
 bytes, relative paths are resolved against the config file's folder.
-Anything wrong in the file raises :class:`~core.errors.ConfigError` with one
+Anything wrong in the file raises :class:`~nodekeeper.core.errors.ConfigError` with one
 line ``"<file>: <dotted.key>: <problem>"`` before anything is started.
 This module reads one file and never touches the node, the network or the
 data dir.
@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from core import paths
-from core.errors import ConfigError
-from core.units import format_size, parse_duration, parse_size
+from nodekeeper.core import paths
+from nodekeeper.core.errors import ConfigError
+from nodekeeper.core.units import format_size, parse_duration, parse_size
 
 MiB = 1024**2
 GiB = 1024**3

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any
 
-from core.events import Event
+from nodekeeper.core.events import Event
 
 _log = logging.getLogger(__name__)
 

@@ -18,25 +18,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import __version__
-from core.config import Config
-from core.errors import ConfigError, NodekeeperError, OperationFailed
-from core.events import EventBus
-from core.fsutil import write_atomic
-from core.ipc.server import ControlServer
-from core.logs.capture import LogCapture
-from core.notify import WebhookNotifier
-from core.platform import LimitSettings, Platform, current_platform
-from core.state import State, StateStore
-from core.supervise.pidfile import PidFile
-from core.supervise.policy import RestartSettings
-from core.supervise.supervisor import LaunchPlan, Supervisor, SupervisorSettings
-from core.update.errors import UpdateError
-from core.update.recovery import recover
-from core.update.smoke import read_version
-from core.update.sources.factory import open_source
-from core.update.store import VersionStore
-from core.update.updater import Updater, resolve_node_id
+from nodekeeper.core import __version__
+from nodekeeper.core.config import Config
+from nodekeeper.core.errors import ConfigError, NodekeeperError, OperationFailed
+from nodekeeper.core.events import EventBus
+from nodekeeper.core.fsutil import write_atomic
+from nodekeeper.core.ipc.server import ControlServer
+from nodekeeper.core.logs.capture import LogCapture
+from nodekeeper.core.notify import WebhookNotifier
+from nodekeeper.core.platform import LimitSettings, Platform, current_platform
+from nodekeeper.core.state import State, StateStore
+from nodekeeper.core.supervise.pidfile import PidFile
+from nodekeeper.core.supervise.policy import RestartSettings
+from nodekeeper.core.supervise.supervisor import LaunchPlan, Supervisor, SupervisorSettings
+from nodekeeper.core.update.errors import UpdateError
+from nodekeeper.core.update.recovery import recover
+from nodekeeper.core.update.smoke import read_version
+from nodekeeper.core.update.sources.factory import open_source
+from nodekeeper.core.update.store import VersionStore
+from nodekeeper.core.update.updater import Updater, resolve_node_id
 
 _log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import StateError
-from core.fsutil import write_atomic
+from nodekeeper.core.errors import StateError
+from nodekeeper.core.fsutil import write_atomic
 
 SCHEMA = 1
 

@@ -69,7 +69,7 @@ def wait_until(
 
 
 def demo_node_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "core.demo.node", *args]
+    return [sys.executable, "-m", "nodekeeper.core.demo.node", *args]
 
 
 class CoreHarness:
@@ -128,7 +128,7 @@ class CoreHarness:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         stderr = open(self.stderr_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "core", "run", "--config", str(self.config_path)],
+            [sys.executable, "-m", "nodekeeper.core", "run", "--config", str(self.config_path)],
             stdin=subprocess.DEVNULL,
             stdout=stderr,
             stderr=stderr,

@@ -1,7 +1,7 @@
 """nodekeeper-tray: the tray icon, its menu and notifications, for every core found.
 
 :class:`TrayApp` wires the parts: a :class:`~tray.connection.CoreConnection`
-per core feeds :mod:`tray.model`; the icon, tooltip and :class:`~tray.menu.TrayMenu`
+per core feeds :mod:`nodekeeper.tray.model`; the icon, tooltip and :class:`~tray.menu.TrayMenu`
 show the result; :class:`~tray.throttle.NotificationThrottle` decides which
 notifications reach the desktop. It quits only itself, never a core.
 """
@@ -19,13 +19,13 @@ from PySide6.QtCore import QObject, QTimer, QUrl, Signal
 from PySide6.QtGui import QCursor, QDesktopServices
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
-from core import __version__
-from core.errors import ConfigError
-from tray.connection import STATUS_POLL_MS, CoreConnection
-from tray.discovery import Endpoint, discover
-from tray.icons import STYLES, IconSet, auto_style
-from tray.menu import TrayMenu
-from tray.model import (
+from nodekeeper.core import __version__
+from nodekeeper.core.errors import ConfigError
+from nodekeeper.tray.connection import STATUS_POLL_MS, CoreConnection
+from nodekeeper.tray.discovery import Endpoint, discover
+from nodekeeper.tray.icons import STYLES, IconSet, auto_style
+from nodekeeper.tray.menu import TrayMenu
+from nodekeeper.tray.model import (
     Connection,
     IconState,
     InstanceModel,
@@ -34,7 +34,7 @@ from tray.model import (
     tooltip,
     unreachable_notification,
 )
-from tray.throttle import UNREACHABLE, Notification, NotificationThrottle, slept
+from nodekeeper.tray.throttle import UNREACHABLE, Notification, NotificationThrottle, slept
 
 TRAY_CHECK_MS = 2000
 TICK_MS = 1000

@@ -2,7 +2,7 @@
 
 Speaks the JSON-lines protocol of DESIGN.md §8 over ``QLocalSocket``
 (a Unix socket, or a named pipe on Windows), with the framing and checks of
-``core.ipc.protocol``: waits for ``hello``, subscribes (a full status
+``nodekeeper.core.ipc.protocol``: waits for ``hello``, subscribes (a full status
 snapshot, then events), refreshes the status after each event, and
 reconnects with capped exponential backoff when the core goes away.
 Everything a core sends is validated; a bad message is reported as one
@@ -18,8 +18,8 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtNetwork import QLocalSocket
 
-from core.ipc import protocol
-from tray.model import BadStatus, NodeStatus, parse_status
+from nodekeeper.core.ipc import protocol
+from nodekeeper.tray.model import BadStatus, NodeStatus, parse_status
 
 HELLO_TIMEOUT_MS = 5000
 REQUEST_TIMEOUT_MS = 15000

@@ -3,7 +3,7 @@
 Sources, in order: ``--config FILE`` (the socket from ``[paths].socket``,
 the dashboard derived from ``[node].health_url``), ``--socket PATH``, then
 every ``*.sock`` (and ``*/*.sock``) in the default socket folders of
-``core.paths``. Duplicates are dropped, the first source wins. This module
+``nodekeeper.core.paths``. Duplicates are dropped, the first source wins. This module
 only reads files and lists folders; it never connects.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from core.config import load_config
-from core.errors import ConfigError
+from nodekeeper.core.config import load_config
+from nodekeeper.core.errors import ConfigError
 
 DEFAULT_DASHBOARD = "http://127.0.0.1:14002/"
 
@@ -87,7 +87,7 @@ def scan_socket_dirs(dirs: Iterable[str]) -> list[Endpoint]:
 
 
 def default_socket_dirs() -> tuple[str, ...]:
-    from core.paths import socket_search_dirs
+    from nodekeeper.core.paths import socket_search_dirs
 
     return socket_search_dirs()
 

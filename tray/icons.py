@@ -1,6 +1,6 @@
 """Tray icons per state: coloured, or monochrome for panels that expect it.
 
-Icons come from the PNG sizes rendered by ``tray.render_icons`` (every
+Icons come from the PNG sizes rendered by ``nodekeeper.tray.render_icons`` (every
 size added to one QIcon, so the tray host picks a sharp one); where the
 PNGs are missing they are rendered from the SVG sources at start. States
 differ by shape (check, arrows, triangle, octagon), never by colour alone.
@@ -15,8 +15,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 
-from tray.model import IconState
-from tray.render_icons import SIZES, render_svg
+from nodekeeper.tray.model import IconState
+from nodekeeper.tray.render_icons import SIZES, render_svg
 
 STYLES = ("color", "mono", "mono-light")
 

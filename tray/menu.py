@@ -15,7 +15,14 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import QMenu
 
-from tray.model import IconState, InstanceModel, MenuItem, icon_state, instance_items, status_line
+from nodekeeper.tray.model import (
+    IconState,
+    InstanceModel,
+    MenuItem,
+    icon_state,
+    instance_items,
+    status_line,
+)
 
 
 class TrayMenu(QObject):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from tray.throttle import UNREACHABLE, Notification
+from nodekeeper.tray.throttle import UNREACHABLE, Notification
 
 NODE_STATES = frozenset(
     {"starting", "running", "stopping", "stopped", "backoff", "crash-looping", "updating"}

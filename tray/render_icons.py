@@ -1,6 +1,6 @@
 """Render the tray icons' PNG sizes from their SVG sources.
 
-    python -m tray.render_icons [ICON_DIR]
+    python -m nodekeeper.tray.render_icons [ICON_DIR]
 
 Reads ``nodekeeper-<state>.svg`` and ``nodekeeper-<state>-mono.svg`` from
 ICON_DIR (default: resources/icons of this checkout) and writes

@@ -2,7 +2,7 @@
 
 Each finds the socket (``--socket PATH``, else ``--config FILE``'s
 ``paths.socket``, else the default socket of instance "storagenode"),
-asks the core through :class:`core.ipc.client.Client` and prints the
+asks the core through :class:`nodekeeper.core.ipc.client.Client` and prints the
 answer. The text forms are for people; ``--json`` prints the contract
 objects of DESIGN.md §4/§6 unchanged.
 """
@@ -14,8 +14,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from core.errors import OperationFailed
-from core.ipc.client import Client
+from nodekeeper.core.errors import OperationFailed
+from nodekeeper.core.ipc.client import Client
 
 DECISION_ACTIONS = ("none", "update", "rollback", "notify")
 CHECK_TIMEOUT = 180.0
@@ -56,10 +56,10 @@ def socket_path(args: argparse.Namespace) -> str:
     if args.socket:
         return str(args.socket)
     if args.config:
-        from core.config import load_config
+        from nodekeeper.core.config import load_config
 
         return load_config(args.config).paths.socket
-    from core.paths import default_socket
+    from nodekeeper.core.paths import default_socket
 
     return default_socket()
 

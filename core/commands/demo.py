@@ -21,6 +21,6 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.demo.scenario import run_demo
+    from nodekeeper.core.demo.scenario import run_demo
 
     return run_demo(args.dir, args.keep_running)

@@ -14,8 +14,8 @@ import sys
 import threading
 from typing import Any
 
-from core.commands.client import socket_path, target_options
-from core.errors import OperationFailed, UsageError
+from nodekeeper.core.commands.client import socket_path, target_options
+from nodekeeper.core.errors import OperationFailed, UsageError
 
 
 def _line_count(text: str) -> int:
@@ -46,9 +46,9 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.config:
         return _run_through_socket(args)
-    from core.config import load_config
-    from core.logs.files import core_prefix, node_prefix
-    from core.logs.follow import follow, tail_bytes
+    from nodekeeper.core.config import load_config
+    from nodekeeper.core.logs.files import core_prefix, node_prefix
+    from nodekeeper.core.logs.follow import follow, tail_bytes
 
     config = load_config(args.config)
     directory = config.logs.dir
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 def _run_through_socket(args: argparse.Namespace) -> int:
     if args.follow or args.core:
         raise UsageError("logs: -f and --core read the log files: give --config FILE")
-    from core.ipc.client import Client
+    from nodekeeper.core.ipc.client import Client
 
     with Client(socket_path(args)) as client:
         lines = client.call("logs_tail", {"lines": args.lines})

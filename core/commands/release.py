@@ -1,7 +1,7 @@
 """`nodekeeper release init|add|channel|serve|refresh|rotate-key`: publisher tools.
 
 Each command loads the repository, makes one signed change and publishes
-it all or nothing (core.release.publish). Errors are one line; a failed
+it all or nothing (nodekeeper.core.release.publish). Errors are one line; a failed
 command leaves the repository as it was.
 """
 
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.release.errors import ReleaseError, ReleaseUsageError
+from nodekeeper.core.release.errors import ReleaseError, ReleaseUsageError
 
 
 def _now() -> datetime:
@@ -83,15 +83,15 @@ def register(sub: Any) -> None:
 
 
 def _open(args: argparse.Namespace) -> Any:
-    from core.release.keystore import open_keystore
-    from core.release.repository import Repository
+    from nodekeeper.core.release.keystore import open_keystore
+    from nodekeeper.core.release.repository import Repository
 
     return Repository.load(args.repo_dir, open_keystore(args.key_file))
 
 
 def run_init(args: argparse.Namespace) -> int:
-    from core.release.keystore import open_keystore
-    from core.release.repository import Repository
+    from nodekeeper.core.release.keystore import open_keystore
+    from nodekeeper.core.release.repository import Repository
 
     if args.root_keys < 1:
         raise ReleaseUsageError("--root-keys must be at least 1")
@@ -109,7 +109,12 @@ def run_init(args: argparse.Namespace) -> int:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from core.release.channels import artifact_path, check_process, parse_platform, parse_version
+    from nodekeeper.core.release.channels import (
+        artifact_path,
+        check_process,
+        parse_platform,
+        parse_version,
+    )
 
     version = parse_version(args.version)
     os_name, arch = parse_platform(args.platform)
@@ -142,7 +147,7 @@ def _check_zip(archive: Path) -> None:
 
 
 def run_channel(args: argparse.Namespace) -> int:
-    from core.release.channels import (
+    from nodekeeper.core.release.channels import (
         ChannelChange,
         channel_path,
         check_process,
@@ -197,7 +202,7 @@ def run_rotate(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from core.release.serve import make_server
+    from nodekeeper.core.release.serve import make_server
 
     if not (args.repo_dir / "metadata" / "timestamp.json").is_file():
         raise ReleaseError(

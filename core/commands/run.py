@@ -9,8 +9,8 @@ import os
 import sys
 from typing import Any
 
-from core.config import load_config
-from core.errors import StateError
+from nodekeeper.core.config import load_config
+from nodekeeper.core.errors import StateError
 
 
 def register(sub: Any) -> None:
@@ -31,9 +31,9 @@ def _setup_logging(verbose: bool) -> logging.Handler:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here so that client commands stay quick to start.
-    from core.logs.corelog import setup_core_logging
-    from core.platform import current_platform
-    from core.service import build_core, serve
+    from nodekeeper.core.logs.corelog import setup_core_logging
+    from nodekeeper.core.platform import current_platform
+    from nodekeeper.core.service import build_core, serve
 
     config = load_config(args.config)
     data_dir = config.paths.data_dir
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         _setup_logging(args.verbose)
         setup_core_logging(config.logs, config.instance)
         core = build_core(config)
-        logging.getLogger("core").info(
+        logging.getLogger("nodekeeper.core").info(
             "nodekeeper core starting: instance %s, pid %d, data dir %s",
             config.instance,
             os.getpid(),

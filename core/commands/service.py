@@ -32,12 +32,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core import paths
-    from core.config import load_config
-    from core.startup import locate
-    from core.startup.apply import Installer
-    from core.startup.errors import ServiceUsageError
-    from core.startup.plan import build_plan, commands_wanted, describe, spec_from_config
+    from nodekeeper.core import paths
+    from nodekeeper.core.config import load_config
+    from nodekeeper.core.startup import locate
+    from nodekeeper.core.startup.apply import Installer
+    from nodekeeper.core.startup.errors import ServiceUsageError
+    from nodekeeper.core.startup.plan import build_plan, commands_wanted, describe, spec_from_config
 
     config = load_config(args.config)
     root = None
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         if root.exists() and not root.is_dir():
             raise ServiceUsageError(f"--root: {root} exists and is not a folder")
     core = locate.core_command()
-    spec = spec_from_config(config, core, locate.tray_command(core), locate.python_path(core))
+    spec = spec_from_config(config, core, locate.tray_command(core))
     os_name = paths.current_os()
     plan = build_plan(os_name, spec)
     run_commands, note = commands_wanted(os_name, root is not None, locate.systemd_running())

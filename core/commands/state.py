@@ -11,11 +11,11 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from core.errors import AlreadyRunning, StateError
+from nodekeeper.core.errors import AlreadyRunning, StateError
 
 if TYPE_CHECKING:
-    from core.config import Config
-    from core.state import StateStore
+    from nodekeeper.core.config import Config
+    from nodekeeper.core.state import StateStore
 
 
 def register(sub: Any) -> None:
@@ -35,8 +35,8 @@ def register(sub: Any) -> None:
 
 
 def _store(args: argparse.Namespace) -> tuple[Config, StateStore]:
-    from core.config import load_config
-    from core.state import StateStore
+    from nodekeeper.core.config import load_config
+    from nodekeeper.core.state import StateStore
 
     config = load_config(args.config)
     return config, StateStore(config.paths.data_dir / "state.json", config.source)
@@ -52,7 +52,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_restore(args: argparse.Namespace) -> int:
-    from core.platform import current_platform
+    from nodekeeper.core.platform import current_platform
 
     config, store = _store(args)
     data_dir = config.paths.data_dir

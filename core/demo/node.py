@@ -9,7 +9,7 @@ migration on a full disk). Every option can also be set through an
 ``NK_DEMO_<OPTION>`` environment variable; a command-line flag wins.
 
 This file must import only the standard library and must stay one file:
-``core.demo.package`` embeds it verbatim (with the version baked into
+``nodekeeper.core.demo.package`` embeds it verbatim (with the version baked into
 ``DEFAULT_VERSION``) as a self-contained release executable, and it has to
 start in a few tens of milliseconds.
 """

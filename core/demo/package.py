@@ -19,9 +19,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-from core.demo.node import parse_version_string
-from core.errors import UsageError
-from core.platform.ids import GO_ARCHES, GO_OSES, current_arch, current_os
+from nodekeeper.core.demo.node import parse_version_string
+from nodekeeper.core.errors import UsageError
+from nodekeeper.core.platform.ids import GO_ARCHES, GO_OSES, current_arch, current_os
 
 NODE_SOURCE = Path(__file__).with_name("node.py")
 _DEFAULT_VERSION_LINE = re.compile(r'^DEFAULT_VERSION = "[^"\n]*"$', re.MULTILINE)
@@ -114,11 +114,11 @@ def build_faulty_release_zip(version: str, dest: Path, faults: list[str]) -> Pat
     """A release zip whose binary reports ``version`` but runs the demo node with ``faults``
     (e.g. ``["--crash-after", "1"]``): a bad release for tests and the demo.
 
-    The binary is a POSIX shell wrapper around ``python -m core.demo.node``,
+    The binary is a POSIX shell wrapper around ``python -m nodekeeper.core.demo.node``,
     so it needs this checkout's Python; it answers ``version`` itself.
     """
     version = parse_version_string(version)
-    node = [sys.executable, "-m", "core.demo.node", "--version-string", version]
+    node = [sys.executable, "-m", "nodekeeper.core.demo.node", "--version-string", version]
     project = Path(__file__).resolve().parent.parent.parent
     script = (
         "#!/bin/sh\n"

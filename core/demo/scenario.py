@@ -23,9 +23,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core.demo.package import build_faulty_release_zip, build_release_binary, build_release_zip
-from core.errors import OperationFailed
-from core.platform.ids import platform_id
+from nodekeeper.core.demo.package import (
+    build_faulty_release_zip,
+    build_release_binary,
+    build_release_zip,
+)
+from nodekeeper.core.errors import OperationFailed
+from nodekeeper.core.platform.ids import platform_id
 
 
 def _free_port() -> int:
@@ -60,7 +64,15 @@ class Demo:
     def publisher(self, *args: str) -> None:
         """Run one `nodekeeper release` command, as a publisher would."""
         done = subprocess.run(
-            [sys.executable, "-m", "core", "release", *args, "--key-file", str(self.keys)],
+            [
+                sys.executable,
+                "-m",
+                "nodekeeper.core",
+                "release",
+                *args,
+                "--key-file",
+                str(self.keys),
+            ],
             capture_output=True,
             text=True,
             check=False,
@@ -101,7 +113,7 @@ class Demo:
                 [
                     sys.executable,
                     "-m",
-                    "core",
+                    "nodekeeper.core",
                     "release",
                     "serve",
                     str(self.repo),
@@ -161,7 +173,7 @@ socket = {json.dumps(str(self.root / "demo.sock"))}
     def start_core(self) -> None:
         log = open(self.root / "core.out", "ab")
         self.core = subprocess.Popen(
-            [sys.executable, "-m", "core", "run", "--config", str(self.config)],
+            [sys.executable, "-m", "nodekeeper.core", "run", "--config", str(self.config)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -251,7 +263,7 @@ socket = {json.dumps(str(self.root / "demo.sock"))}
                 self.out("          " + line[:120])
 
     def check(self) -> dict[str, Any]:
-        from core.ipc.client import Client
+        from nodekeeper.core.ipc.client import Client
 
         with Client(str(self.root / "demo.sock")) as client:
             decision: dict[str, Any] = client.call("check_now")

@@ -3,8 +3,8 @@
 ``Client(path)`` connects, reads the ``hello`` and offers :meth:`Client.call`
 (one request, one answer) and :meth:`Client.subscribe` (the status snapshot,
 then every event). Whatever the core sends is validated by
-:mod:`core.ipc.protocol`; problems become one-line :class:`NodekeeperError`
-subclasses, never tracebacks: :class:`~core.errors.CoreUnreachable` when
+:mod:`nodekeeper.core.ipc.protocol`; problems become one-line :class:`NodekeeperError`
+subclasses, never tracebacks: :class:`~nodekeeper.core.errors.CoreUnreachable` when
 there is no core to talk to, :class:`RequestFailed` when the core said no.
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
-from core.errors import CoreUnreachable, OperationFailed
-from core.ipc import protocol
+from nodekeeper.core.errors import CoreUnreachable, OperationFailed
+from nodekeeper.core.ipc import protocol
 
 DEFAULT_TIMEOUT = 30.0
 START_HINT = "start it with 'nodekeeper run --config FILE' or through the service manager"

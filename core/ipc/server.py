@@ -3,7 +3,7 @@
 One Unix stream socket; each connection is greeted with ``hello``, told
 whether it may control the core (from its peer credentials, decided once
 per connection), and then answered request by request. Framing and
-validation are :mod:`core.ipc.protocol`'s; this module only moves bytes.
+validation are :mod:`nodekeeper.core.ipc.protocol`'s; this module only moves bytes.
 
 What a client sends or fails to read must never hurt the core:
 
@@ -30,12 +30,12 @@ import stat
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from core.errors import NodekeeperError, OperationFailed
-from core.events import Event, EventBus, utc_now_iso
-from core.ipc import protocol
-from core.ipc.peercred import AccessPolicy, peer_credentials
-from core.paths import WINDOWS_PIPE_PREFIX
-from core.platform.winpipe import PipeApi, PipeListener, ctypes_pipe_api
+from nodekeeper.core.errors import NodekeeperError, OperationFailed
+from nodekeeper.core.events import Event, EventBus, utc_now_iso
+from nodekeeper.core.ipc import protocol
+from nodekeeper.core.ipc.peercred import AccessPolicy, peer_credentials
+from nodekeeper.core.paths import WINDOWS_PIPE_PREFIX
+from nodekeeper.core.platform.winpipe import PipeApi, PipeListener, ctypes_pipe_api
 
 _log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 For each node run the supervisor asks :meth:`LogCapture.open_stdio` for two
 fresh pipes and hands their write ends to the child. One reader thread per
 pipe reads large blocks and passes whole-line chunks to the single
-:class:`~core.logs.writer.LogWriter`; the node never waits on the disk
+:class:`~nodekeeper.core.logs.writer.LogWriter`; the node never waits on the disk
 because the writer's buffer is bounded and drops (counted) instead of
 blocking. Readers stop at EOF, i.e. when the node and every process that
 inherited the pipe are gone, and then write a final partial line.
@@ -20,13 +20,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from core.config import LogsConfig
-from core.events import EventBus
-from core.logs import files
-from core.logs.compress import Compressor, recover
-from core.logs.follow import tail_lines
-from core.logs.lines import LineSplitter
-from core.logs.writer import LogWriter
+from nodekeeper.core.config import LogsConfig
+from nodekeeper.core.events import EventBus
+from nodekeeper.core.logs import files
+from nodekeeper.core.logs.compress import Compressor, recover
+from nodekeeper.core.logs.follow import tail_lines
+from nodekeeper.core.logs.lines import LineSplitter
+from nodekeeper.core.logs.writer import LogWriter
 
 READ_SIZE = 1024 * 1024
 FIRST_READ_SIZE = 64 * 1024

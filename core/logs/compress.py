@@ -22,8 +22,8 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-from core.fsutil import fsync_dir
-from core.logs.policy import ArchiveKey, parse_archive
+from nodekeeper.core.fsutil import fsync_dir
+from nodekeeper.core.logs.policy import ArchiveKey, parse_archive
 
 _log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The core's own log: Python ``logging`` into ``nodekeeper-<instance>.log``.
 
-The file is written by the same :class:`~core.logs.writer.LogWriter` as the
+The file is written by the same :class:`~nodekeeper.core.logs.writer.LogWriter` as the
 node's log, so it rotates, compresses, prunes and drops (counted, with a
 marker) under exactly the same rules, and a log call never blocks on the
 disk. Records also go to stderr, where service managers (journald,
@@ -16,11 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-from core.config import LogsConfig
-from core.logs import files
-from core.logs.compress import Compressor, recover
-from core.logs.files import LogsSettings
-from core.logs.writer import LogWriter
+from nodekeeper.core.config import LogsConfig
+from nodekeeper.core.logs import files
+from nodekeeper.core.logs.compress import Compressor, recover
+from nodekeeper.core.logs.files import LogsSettings
+from nodekeeper.core.logs.writer import LogWriter
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 

@@ -4,7 +4,7 @@ An instance has two families of files in ``logs.dir``: the node's
 (``<instance>.log`` and its archives) and the core's own
 (``nodekeeper-<instance>.log`` and its archives). ``max_total_size`` caps
 both together, so pruning looks at both. Which files to delete is decided by
-:func:`core.logs.policy.plan_prune`; this module only reads the directory
+:func:`nodekeeper.core.logs.policy.plan_prune`; this module only reads the directory
 and deletes what it was told.
 """
 
@@ -14,11 +14,11 @@ import os
 from pathlib import Path
 from typing import Protocol
 
-from core.logs.policy import ArchiveKey, LogFile, parse_archive, plan_prune
+from nodekeeper.core.logs.policy import ArchiveKey, LogFile, parse_archive, plan_prune
 
 
 class LogsSettings(Protocol):
-    """The ``[logs]`` settings this package needs (``core.config.LogsConfig``)."""
+    """The ``[logs]`` settings this package needs (``nodekeeper.core.config.LogsConfig``)."""
 
     @property
     def dir(self) -> Path: ...

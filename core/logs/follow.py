@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from core.logs.files import archives_oldest_first, current_path
-from core.logs.policy import ArchiveKey, parse_archive
+from nodekeeper.core.logs.files import archives_oldest_first, current_path
+from nodekeeper.core.logs.policy import ArchiveKey, parse_archive
 
 _BLOCK = 64 * 1024
 

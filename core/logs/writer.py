@@ -10,8 +10,8 @@ lines at once, counted exactly. As soon as a write succeeds again a marker
 line ``<time> nodekeeper: N lines dropped: <reason>`` is written first and
 one ``logs-dropped`` event is published for the episode.
 
-Rotation and pruning decisions come from :mod:`core.logs.policy`; the
-gzip work is handed to a :class:`core.logs.compress.Compressor`. This module
+Rotation and pruning decisions come from :mod:`nodekeeper.core.logs.policy`; the
+gzip work is handed to a :class:`nodekeeper.core.logs.compress.Compressor`. This module
 must never log through :mod:`logging` (it also carries the core's own log).
 """
 
@@ -26,10 +26,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from core.logs import files
-from core.logs.compress import Compressor
-from core.logs.files import LogsSettings
-from core.logs.policy import archive_name, bytes_before_rotation, format_marker
+from nodekeeper.core.logs import files
+from nodekeeper.core.logs.compress import Compressor
+from nodekeeper.core.logs.files import LogsSettings
+from nodekeeper.core.logs.policy import archive_name, bytes_before_rotation, format_marker
 
 BUFFER_BYTES = 64 * 1024 * 1024
 BATCH_BYTES = 1024 * 1024

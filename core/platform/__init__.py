@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from core.platform.base import (
+from nodekeeper.core.platform.base import (
     DataDirLock,
     LimitSettings,
     Platform,
@@ -26,9 +26,9 @@ __all__ = [
 
 def current_platform() -> Platform:
     if sys.platform == "win32":
-        from core.platform.windows import WindowsPlatform
+        from nodekeeper.core.platform.windows import WindowsPlatform
 
         return WindowsPlatform()
-    from core.platform.posix import PosixPlatform
+    from nodekeeper.core.platform.posix import PosixPlatform
 
     return PosixPlatform()

@@ -15,7 +15,7 @@ import platform
 import struct
 import sys
 
-from core.errors import NodekeeperError
+from nodekeeper.core.errors import NodekeeperError
 
 GO_OSES = ("linux", "darwin", "windows", "freebsd")
 GO_ARCHES = ("amd64", "arm64", "arm", "386")

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import psutil
 
-from core.errors import AlreadyRunning
-from core.platform import cgroup
-from core.platform.base import (
+from nodekeeper.core.errors import AlreadyRunning
+from nodekeeper.core.platform import cgroup
+from nodekeeper.core.platform.base import (
     DataDirLock,
     LimitSettings,
     Platform,

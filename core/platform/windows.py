@@ -19,8 +19,8 @@ from typing import Protocol
 
 import psutil
 
-from core.errors import AlreadyRunning
-from core.platform.base import (
+from nodekeeper.core.errors import AlreadyRunning
+from nodekeeper.core.platform.base import (
     DataDirLock,
     LimitSettings,
     Platform,
@@ -185,7 +185,7 @@ class WindowsPlatform(Platform):
 def _ctypes_win32() -> Win32:
     if sys.platform != "win32":
         raise OSError("the Windows platform layer needs Windows")
-    from core.platform import _win32_ctypes
+    from nodekeeper.core.platform import _win32_ctypes
 
     api: Win32 = getattr(_win32_ctypes, "CtypesWin32")()  # noqa: B009 (defined on Windows only)
     return api

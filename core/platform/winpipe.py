@@ -10,7 +10,7 @@ decides whether it may control the core (:func:`may_control`).
 Every Win32 call goes through :class:`PipeApi` (ctypes bindings at the
 bottom, defined on Windows only), so the listener and its bridge to the
 asyncio server are tested on any OS with a stand-in. Nothing here parses protocol messages: bytes go to
-:class:`core.ipc.server.ControlServer` through an ``asyncio`` transport.
+:class:`nodekeeper.core.ipc.server.ControlServer` through an ``asyncio`` transport.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from core.errors import UsageError
-from core.paths import WINDOWS_PIPE_PREFIX, valid_instance_name
+from nodekeeper.core.errors import UsageError
+from nodekeeper.core.paths import WINDOWS_PIPE_PREFIX, valid_instance_name
 
 _log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from core.release.errors import ReleaseError, ReleaseUsageError
-from core.update.rollout import percent_to_cursor
-from core.update.version import Version
+from nodekeeper.core.release.errors import ReleaseError, ReleaseUsageError
+from nodekeeper.core.update.rollout import percent_to_cursor
+from nodekeeper.core.update.version import Version
 
 OS_NAMES = ("linux", "darwin", "windows", "freebsd")
 ARCH_NAMES = ("amd64", "arm64", "arm")

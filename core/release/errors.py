@@ -6,7 +6,7 @@ that raises one of these has left the repository exactly as it found it.
 
 from __future__ import annotations
 
-from core.errors import OperationFailed, UsageError
+from nodekeeper.core.errors import OperationFailed, UsageError
 
 
 class ReleaseError(OperationFailed):

@@ -21,7 +21,7 @@ from securesystemslib.signer._key import Key, SSlibKey
 from securesystemslib.signer._signature import Signature
 from securesystemslib.signer._signer import SecretsHandler, Signer
 
-from core.release.errors import ReleaseError
+from nodekeeper.core.release.errors import ReleaseError
 
 KEYTYPE = "ed25519"
 SCHEME = "ed25519"

@@ -16,8 +16,8 @@ import stat
 from pathlib import Path
 from typing import Protocol
 
-from core.release.errors import ReleaseError
-from core.release.keys import ReleaseKey
+from nodekeeper.core.release.errors import ReleaseError
+from nodekeeper.core.release.keys import ReleaseKey
 
 KEYRING_SERVICE = "nodekeeper-release"
 

@@ -18,8 +18,8 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from core.fsutil import write_atomic
-from core.release.errors import ReleaseError
+from nodekeeper.core.fsutil import write_atomic
+from nodekeeper.core.release.errors import ReleaseError
 
 TIMESTAMP = "metadata/timestamp.json"
 

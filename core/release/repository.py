@@ -7,7 +7,7 @@ that changes in place); ``targets/<folder>/<sha256>.<name>``.
 
 ``Repository`` loads the current state, and each change (add a target,
 refresh expiry, rotate a key) produces new versions of the affected roles
-and hands them to a :class:`~core.release.publish.Publication`, which
+and hands them to a :class:`~nodekeeper.core.release.publish.Publication`, which
 writes them all or nothing. Time is an argument: nothing here reads the
 clock. Only the roles root, targets, snapshot and timestamp exist; no
 delegations.
@@ -26,10 +26,10 @@ from tuf.api.metadata import Metadata
 from tuf.api.serialization import DeserializationError
 from tuf.api.serialization.json import JSONSerializer
 
-from core.release.errors import ReleaseError
-from core.release.keys import ReleaseKey
-from core.release.keystore import KeyStore
-from core.release.publish import TIMESTAMP, Publication, Writer, locked, write_durably
+from nodekeeper.core.release.errors import ReleaseError
+from nodekeeper.core.release.keys import ReleaseKey
+from nodekeeper.core.release.keystore import KeyStore
+from nodekeeper.core.release.publish import TIMESTAMP, Publication, Writer, locked, write_durably
 
 ROLES = ("root", "targets", "snapshot", "timestamp")
 # How long each role's signature stays valid (docs/releases.md).

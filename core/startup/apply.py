@@ -1,7 +1,7 @@
 """Carries a service plan out: writes and removes files, runs commands.
 
 The decisions (what to write, which commands, whether to run them) are made
-in :mod:`core.startup.plan`; this module only does them, through two seams:
+in :mod:`nodekeeper.core.startup.plan`; this module only does them, through two seams:
 the filesystem under a root folder, and a :class:`CommandRunner`. Files are
 replaced atomically and rewritten only when their content changed, so a
 second install changes nothing and restarts nothing.
@@ -16,10 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from core.fsutil import fsync_dir
-from core.startup.errors import ServiceError
-from core.startup.model import Command, PlannedFile, Registration
-from core.startup.plan import ServicePlan, core_file_instance, other_instances, target_path
+from nodekeeper.core.fsutil import fsync_dir
+from nodekeeper.core.startup.errors import ServiceError
+from nodekeeper.core.startup.model import Command, PlannedFile, Registration
+from nodekeeper.core.startup.plan import (
+    ServicePlan,
+    core_file_instance,
+    other_instances,
+    target_path,
+)
 
 COMMAND_TIMEOUT_S = 120.0
 
@@ -158,6 +163,12 @@ class Installer:
                 raise ServiceError(f"cannot read {path}: {exc.strerror or exc}") from None
             if current == planned.content:
                 self.say(f"{registration.what}: installed ({path})")
+            elif written_by_0_1(current):
+                self.say(
+                    f"{registration.what}: installed ({path}) by nodekeeper 0.1, which ran "
+                    "`python -m core`; that module is `nodekeeper.core` since 0.2, so the "
+                    "service cannot start: run `nodekeeper service install` again to rewrite it"
+                )
             else:
                 self.say(
                     f"{registration.what}: installed ({path}), but differs from what "
@@ -182,6 +193,16 @@ class Installer:
             detail = result.output.splitlines()[-1] if result.output else "no output"
             raise ServiceError(f"`{rendered}` failed with exit code {result.returncode}: {detail}")
         self.say(f"ran: {rendered}")
+
+
+# How 0.1 started the core and the tray from Python: bare top-level packages
+# that 0.2 no longer installs (they are nodekeeper.core and nodekeeper.tray).
+_OLD_MODULE_ARGS = (b"-m core ", b"-m core\n", b"-m tray.app", b"<string>core</string>")
+
+
+def written_by_0_1(content: bytes) -> bool:
+    """True for a service definition that still runs 0.1's ``python -m core``."""
+    return any(marker in content for marker in _OLD_MODULE_ARGS)
 
 
 def _instance_of(plan: ServicePlan) -> str:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import plistlib
 
-from core.startup.model import Command, PlannedFile, Registration
-from core.startup.windows import command_line
+from nodekeeper.core.startup.model import Command, PlannedFile, Registration
+from nodekeeper.core.startup.windows import command_line
 
 XDG_AUTOSTART_PATH = "/etc/xdg/autostart/nodekeeper-tray.desktop"
 TRAY_AGENT_LABEL = "org.nodekeeper.tray"
@@ -58,7 +58,7 @@ def desktop_entry(tray_command: tuple[str, ...]) -> str:
     )
 
 
-def tray_agent_plist(tray_command: tuple[str, ...], python_path: str | None = None) -> bytes:
+def tray_agent_plist(tray_command: tuple[str, ...]) -> bytes:
     plist: dict[str, object] = {
         "Label": TRAY_AGENT_LABEL,
         "ProgramArguments": list(tray_command),
@@ -68,8 +68,6 @@ def tray_agent_plist(tray_command: tuple[str, ...], python_path: str | None = No
         "LimitLoadToSessionType": "Aqua",
         "ProcessType": "Interactive",
     }
-    if python_path is not None:
-        plist["EnvironmentVariables"] = {"PYTHONPATH": python_path}
     return plistlib.dumps(plist, fmt=plistlib.FMT_XML, sort_keys=True)
 
 
@@ -78,14 +76,8 @@ def _tray(tray_command: tuple[str, ...] | None) -> tuple[str, ...]:
     return tray_command if tray_command is not None else ("nodekeeper-tray",)
 
 
-def xdg_registration(
-    tray_command: tuple[str, ...] | None, python_path: str | None = None
-) -> Registration:
-    argv = _tray(tray_command)
-    if python_path is not None:
-        # A desktop entry has no environment of its own; env(1) sets it.
-        argv = ("/usr/bin/env", f"PYTHONPATH={python_path}", *argv)
-    entry = desktop_entry(argv).encode()
+def xdg_registration(tray_command: tuple[str, ...] | None) -> Registration:
+    entry = desktop_entry(_tray(tray_command)).encode()
     return Registration(
         what="tray login start",
         files=(PlannedFile(XDG_AUTOSTART_PATH, entry),),
@@ -93,10 +85,8 @@ def xdg_registration(
     )
 
 
-def launch_agent_registration(
-    tray_command: tuple[str, ...] | None, python_path: str | None = None
-) -> Registration:
-    content = tray_agent_plist(_tray(tray_command), python_path)
+def launch_agent_registration(tray_command: tuple[str, ...] | None) -> Registration:
+    content = tray_agent_plist(_tray(tray_command))
     return Registration(
         what="tray login start",
         files=(PlannedFile(TRAY_AGENT_PATH, content),),
@@ -105,8 +95,7 @@ def launch_agent_registration(
 
 
 def windows_run_registration(tray_command: tuple[str, ...] | None) -> Registration:
-    # A Run value is one command line without an environment: a tray run from
-    # a source folder (python_path) is not supported here, an installed one is.
+    # A Run value is one command line: the tray's executable, or python -m.
     value = command_line(_tray(tray_command))
     return Registration(
         what="tray login start",

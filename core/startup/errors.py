@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import OperationFailed, UsageError
+from nodekeeper.core.errors import OperationFailed, UsageError
 
 
 class ServiceError(OperationFailed):

@@ -11,7 +11,7 @@ import plistlib
 import re
 from typing import Any
 
-from core.startup.model import Command, PlannedFile, Registration, ServiceSpec
+from nodekeeper.core.startup.model import Command, PlannedFile, Registration, ServiceSpec
 
 DAEMON_DIR = "/Library/LaunchDaemons"
 THROTTLE_INTERVAL_S = 5
@@ -41,8 +41,6 @@ def stderr_path(spec: ServiceSpec) -> str:
 
 def daemon_plist(spec: ServiceSpec) -> dict[str, Any]:
     environment = {"PYTHONUNBUFFERED": "1"}
-    if spec.python_path is not None:
-        environment["PYTHONPATH"] = spec.python_path
     plist: dict[str, Any] = {
         "Label": daemon_label(spec.instance),
         "ProgramArguments": list(spec.run_command),

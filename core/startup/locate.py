@@ -2,22 +2,20 @@
 
 Small questions to the running system (which program is running, is the
 tray installed, is systemd the init system); the answers are handed to the
-pure plan in :mod:`core.startup.plan`.
+pure plan in :mod:`nodekeeper.core.startup.plan`.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import site
 import sys
 from pathlib import Path
 
-CORE_PACKAGE_DIR = Path(__file__).resolve().parent.parent
 _SCRIPT_NAMES = ("nodekeeper", "nodekeeper.exe")
 
 
 def core_command(argv0: str | None = None, executable: str | None = None) -> tuple[str, ...]:
-    """The `nodekeeper` executable that is running, else ``<python> -m core``."""
+    """The `nodekeeper` executable that is running, else ``<python> -m nodekeeper.core``."""
     argv0 = sys.argv[0] if argv0 is None else argv0
     executable = sys.executable if executable is None else executable
     program = Path(argv0)
@@ -27,7 +25,7 @@ def core_command(argv0: str | None = None, executable: str | None = None) -> tup
     if program.name.lower() == "nodekeeper" and windows_exe.is_file():
         return (str(windows_exe.absolute()),)
     # Not resolved: a virtual environment's python must stay the venv's path.
-    return (str(Path(executable).absolute()), "-m", "core")
+    return (str(Path(executable).absolute()), "-m", "nodekeeper.core")
 
 
 def tray_command(core: tuple[str, ...], executable: str | None = None) -> tuple[str, ...] | None:
@@ -39,19 +37,10 @@ def tray_command(core: tuple[str, ...], executable: str | None = None) -> tuple[
         for name in ("nodekeeper-tray", "nodekeeper-tray.exe"):
             if (folder / name).is_file():
                 return (str(folder / name),)
-    if importlib.util.find_spec("tray") is None:
+    if importlib.util.find_spec("nodekeeper.tray") is None:
         return None
     executable = sys.executable if executable is None else executable
-    return (str(Path(executable).absolute()), "-m", "tray.app")
-
-
-def python_path(core: tuple[str, ...]) -> str | None:
-    """The folder to put on PYTHONPATH when the service runs ``python -m core`` from a checkout."""
-    if len(core) == 1:
-        return None
-    package_parent = CORE_PACKAGE_DIR.parent
-    installed = {Path(p).resolve() for p in (*site.getsitepackages(), site.getusersitepackages())}
-    return None if package_parent in installed else str(package_parent)
+    return (str(Path(executable).absolute()), "-m", "nodekeeper.tray.app")
 
 
 def systemd_running() -> bool:

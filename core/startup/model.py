@@ -21,12 +21,10 @@ class ServiceSpec:
 
     instance: str
     config_path: str
-    # argv that starts the `nodekeeper` command: its executable, or python -m core.
+    # argv that starts the `nodekeeper` command: its executable, or python -m nodekeeper.core.
     core_command: tuple[str, ...]
     # argv that starts the tray; None when the tray is not installed.
     tray_command: tuple[str, ...] | None
-    # Folder holding the `core` package when the interpreter cannot find it alone.
-    python_path: str | None
     stop_timeout: float
     memory_max: int | None
     cpu_max: float | None

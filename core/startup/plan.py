@@ -5,7 +5,7 @@ Everything here is pure: :func:`build_plan` takes the OS name and a
 the tray) and returns the files and commands as data, so the plan of each
 OS is reviewed and tested on any OS. This module never touches the
 filesystem, never runs a command and never looks at the running system;
-``core.startup.apply`` carries a plan out.
+``nodekeeper.core.startup.apply`` carries a plan out.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from core.config import Config
-from core.startup import autostart, launchd, systemd, windows
-from core.startup.errors import ServiceUsageError
-from core.startup.model import Command, PlannedFile, Registration, ServiceSpec
+from nodekeeper.core.config import Config
+from nodekeeper.core.startup import autostart, launchd, systemd, windows
+from nodekeeper.core.startup.errors import ServiceUsageError
+from nodekeeper.core.startup.model import Command, PlannedFile, Registration, ServiceSpec
 
 __all__ = ["Command", "PlannedFile", "Registration", "ServicePlan", "ServiceSpec", "build_plan"]
 
@@ -45,14 +45,12 @@ def spec_from_config(
     config: Config,
     core_command: tuple[str, ...],
     tray_command: tuple[str, ...] | None,
-    python_path: str | None,
 ) -> ServiceSpec:
     return ServiceSpec(
         instance=config.instance,
         config_path=str(config.source),
         core_command=core_command,
         tray_command=tray_command,
-        python_path=python_path,
         stop_timeout=config.node.stop_timeout,
         memory_max=config.limits.memory_max,
         cpu_max=config.limits.cpu_max,
@@ -73,10 +71,10 @@ def build_plan(os_name: OsName, spec: ServiceSpec) -> ServicePlan:
     check_spec(spec)
     if os_name == "linux":
         core = systemd.registration(spec)
-        tray = autostart.xdg_registration(spec.tray_command, spec.python_path)
+        tray = autostart.xdg_registration(spec.tray_command)
     elif os_name == "darwin":
         core = launchd.daemon_registration(spec)
-        tray = autostart.launch_agent_registration(spec.tray_command, spec.python_path)
+        tray = autostart.launch_agent_registration(spec.tray_command)
     elif os_name == "windows":
         core = windows.service_registration(spec)
         tray = autostart.windows_run_registration(spec.tray_command)
@@ -96,8 +94,6 @@ def check_spec(spec: ServiceSpec) -> None:
         *(("core command", a) for a in spec.core_command),
         *(("tray command", a) for a in spec.tray_command or ()),
     ]
-    if spec.python_path is not None:
-        named.append(("python path", spec.python_path))
     for what, value in named:
         bad = _control_character(value)
         if bad is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from core.startup.model import Command, PlannedFile, Registration, ServiceSpec
+from nodekeeper.core.startup.model import Command, PlannedFile, Registration, ServiceSpec
 
 UNIT_DIR = "/etc/systemd/system"
 RESTART_SEC = 5
@@ -76,8 +76,6 @@ def unit_text(spec: ServiceSpec) -> str:
         f"TimeoutStopSec={spec.stop_timeout_s}",
         quote_environment_line("PYTHONUNBUFFERED", "1"),
     ]
-    if spec.python_path is not None:
-        lines.append(quote_environment_line("PYTHONPATH", spec.python_path))
     if spec.memory_max is not None:
         lines.append(f"MemoryMax={spec.memory_max}")
     if spec.cpu_max is not None:

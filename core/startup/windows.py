@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import subprocess
 
-from core.startup.model import Command, Registration, ServiceSpec
+from nodekeeper.core.startup.model import Command, Registration, ServiceSpec
 
 SERVICES_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Services"
 RESTART_DELAY_MS = 5000
@@ -62,8 +62,6 @@ def service_registration(spec: ServiceSpec) -> Registration:
         Command(("sc.exe", "failureflag", name, "1")),
     ]
     environment = ["PYTHONUNBUFFERED=1"]
-    if spec.python_path is not None:
-        environment.append(f"PYTHONPATH={spec.python_path}")
     install.append(
         Command(
             (

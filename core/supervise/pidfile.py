@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core.fsutil import write_atomic
-from core.platform.base import ProcessIdentity
+from nodekeeper.core.fsutil import write_atomic
+from nodekeeper.core.platform.base import ProcessIdentity
 
 # Start times are compared with a tolerance: psutil rounds them to 10 ms.
 START_TIME_TOLERANCE = 0.05

@@ -9,7 +9,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from core.platform.base import ProcessIdentity
+from nodekeeper.core.platform.base import ProcessIdentity
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from core.events import EventBus, utc_now_iso
-from core.platform.base import LimitSettings, Platform, ProcessIdentity, SpawnRequest
-from core.supervise.health import HealthTracker, ProbeResult, probe
-from core.supervise.pidfile import PidFile, same_process
-from core.supervise.policy import RestartPolicy, RestartSettings
-from core.supervise.process import ExitInfo, NodeRun, exit_info_from_returncode
+from nodekeeper.core.events import EventBus, utc_now_iso
+from nodekeeper.core.platform.base import LimitSettings, Platform, ProcessIdentity, SpawnRequest
+from nodekeeper.core.supervise.health import HealthTracker, ProbeResult, probe
+from nodekeeper.core.supervise.pidfile import PidFile, same_process
+from nodekeeper.core.supervise.policy import RestartPolicy, RestartSettings
+from nodekeeper.core.supervise.process import ExitInfo, NodeRun, exit_info_from_returncode
 
 _log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 A channel is, for one process, the ``minimum`` and ``suggested`` releases,
 the gradual-rollout parameters and the revoked versions. Sources turn their
 own wire format into a :class:`Channel`; one pure function decides what to
-do with it (``core.update.decision``).
+do with it (``nodekeeper.core.update.decision``).
 """
 
 from __future__ import annotations

@@ -26,9 +26,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from core.update.channel import Channel
-from core.update.rollout import is_candidate
-from core.update.version import Version
+from nodekeeper.core.update.channel import Channel
+from nodekeeper.core.update.rollout import is_candidate
+from nodekeeper.core.update.version import Version
 
 Action = Literal["none", "update", "rollback", "notify"]
 

@@ -10,7 +10,7 @@ artifact plus ``min_free_space`` (download, unpacked copy, the version it
 replaces). A server that trickles data is given up on (minimum rate over a
 window) as surely as one that goes silent (read timeout).
 
-Every failure is a one-line :class:`~core.update.errors.UpdateError`.
+Every failure is a one-line :class:`~nodekeeper.core.update.errors.UpdateError`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
-from core.update.errors import DownloadError, NotEnoughSpace, VerificationError
+from nodekeeper.core.update.errors import DownloadError, NotEnoughSpace, VerificationError
 
 Progress = Callable[[int, int], None]
 CHUNK = 1 << 20

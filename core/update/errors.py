@@ -6,7 +6,7 @@ Every one is a one-line message fit for ``updates.last_error`` and the
 
 from __future__ import annotations
 
-from core.errors import OperationFailed
+from nodekeeper.core.errors import OperationFailed
 
 
 class UpdateError(OperationFailed):

@@ -6,7 +6,7 @@ identity version (0 today). As text it is base58check (bitcoin alphabet):
 ``version byte || id with last byte zeroed || first 4 bytes of
 sha256(sha256(those bytes))``. This is how storj.io/common/storj
 ``NodeID.String`` / ``NodeIDFromString`` and identity ``NodeIDFromCert``
-work; the rollout hash (``core.update.rollout``) uses the 32 raw bytes.
+work; the rollout hash (``nodekeeper.core.update.rollout``) uses the 32 raw bytes.
 
 The only I/O here is reading an identity certificate from disk.
 """

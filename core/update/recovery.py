@@ -21,8 +21,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from core.state import State
-from core.update.version import Version
+from nodekeeper.core.state import State
+from nodekeeper.core.update.version import Version
 
 Action = Literal["none", "resume-probation", "reverted", "fell-back"]
 

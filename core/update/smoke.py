@@ -11,7 +11,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from core.errors import OperationFailed
+from nodekeeper.core.errors import OperationFailed
 
 _VERSION_LINE = re.compile(rb"^\s*Version:\s*v?(\S+)\s*$", re.MULTILINE)
 

@@ -15,8 +15,8 @@ import stat
 import sys
 from pathlib import Path
 
-from core.errors import OperationFailed
-from core.fsutil import fsync_dir
+from nodekeeper.core.errors import OperationFailed
+from nodekeeper.core.fsutil import fsync_dir
 
 TMP_SUFFIX = ".tmp"
 

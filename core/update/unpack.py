@@ -15,7 +15,7 @@ import stat
 import zipfile
 from pathlib import Path
 
-from core.update.errors import UnpackError
+from nodekeeper.core.update.errors import UnpackError
 
 DEFAULT_MAX_SIZE = 1 << 30  # storagenode binaries are well under 200 MiB
 _CHUNK = 1 << 20

@@ -23,21 +23,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.config import Config
-from core.errors import NodekeeperError
-from core.events import Event, EventBus, utc_now_iso
-from core.state import State, StateStore
-from core.supervise.supervisor import Supervisor
-from core.update.channel import Channel, Release
-from core.update.decision import Decision, decide, is_rollout_candidate
-from core.update.errors import NotEnoughSpace, UpdateError
-from core.update.nodeid import find_storj_identity, node_id_bytes, random_node_id
-from core.update.scheduler import CheckScheduler
-from core.update.smoke import SmokeTestFailed, smoke_test
-from core.update.sources.factory import ReleaseSource
-from core.update.store import TMP_SUFFIX, VersionStore
-from core.update.unpack import unpack_release
-from core.update.version import Version
+from nodekeeper.core.config import Config
+from nodekeeper.core.errors import NodekeeperError
+from nodekeeper.core.events import Event, EventBus, utc_now_iso
+from nodekeeper.core.state import State, StateStore
+from nodekeeper.core.supervise.supervisor import Supervisor
+from nodekeeper.core.update.channel import Channel, Release
+from nodekeeper.core.update.decision import Decision, decide, is_rollout_candidate
+from nodekeeper.core.update.errors import NotEnoughSpace, UpdateError
+from nodekeeper.core.update.nodeid import find_storj_identity, node_id_bytes, random_node_id
+from nodekeeper.core.update.scheduler import CheckScheduler
+from nodekeeper.core.update.smoke import SmokeTestFailed, smoke_test
+from nodekeeper.core.update.sources.factory import ReleaseSource
+from nodekeeper.core.update.store import TMP_SUFFIX, VersionStore
+from nodekeeper.core.update.unpack import unpack_release
+from nodekeeper.core.update.version import Version
 
 _log = logging.getLogger(__name__)
 

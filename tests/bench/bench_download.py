@@ -37,7 +37,7 @@ MiB = 1 << 20
 _CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from core.update.sources.tuf import TufSource
+from nodekeeper.core.update.sources.tuf import TufSource
 url, root, data = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 start = time.perf_counter()
 src = TufSource(url=url, trusted_root=root, metadata_dir=data / "tuf", process="storagenode", allow_http=True)
@@ -147,7 +147,7 @@ def bench_size(root: Path, size_mib: int, runs: int) -> dict[str, float]:
 
 def _run_check(url: str, root: Path, data: Path) -> None:
     code = (
-        "import sys; from pathlib import Path; from core.update.sources.tuf import TufSource;"
+        "import sys; from pathlib import Path; from nodekeeper.core.update.sources.tuf import TufSource;"
         "TufSource(url=sys.argv[1], trusted_root=Path(sys.argv[2]), metadata_dir=Path(sys.argv[3]) / 'tuf',"
         " process='storagenode', allow_http=True).fetch_channel()"
     )

@@ -33,10 +33,10 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.update.channel import Channel, Release, Rollout
-from core.update.decision import decide
-from core.update.scheduler import CheckScheduler
-from core.update.version import Version
+from nodekeeper.core.update.channel import Channel, Release, Rollout
+from nodekeeper.core.update.decision import decide
+from nodekeeper.core.update.scheduler import CheckScheduler
+from nodekeeper.core.update.version import Version
 
 H = 3600.0
 MINUTE = 60.0

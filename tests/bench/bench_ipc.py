@@ -32,7 +32,7 @@ import xmlrpc.client
 from collections.abc import Callable
 from pathlib import Path
 
-from core.ipc.client import Client
+from nodekeeper.core.ipc.client import Client
 from tests.helpers import REPO, CoreHarness, demo_node_command, free_port, wait_until
 
 

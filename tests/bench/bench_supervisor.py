@@ -103,7 +103,7 @@ class Nodekeeper(Supervised):
         path = self.root / "nodekeeper.toml"
         path.write_text(to_toml(config))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "core", "run", "--config", str(path)],
+            [sys.executable, "-m", "nodekeeper.core", "run", "--config", str(path)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             cwd=REPO,

@@ -32,7 +32,11 @@ GRACE_S = 2.0
 
 def nodekeeper(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "core", *args], capture_output=True, text=True, timeout=30, cwd=REPO
+        [sys.executable, "-m", "nodekeeper.core", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO,
     )
 
 

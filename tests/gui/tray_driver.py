@@ -6,7 +6,7 @@ Each line on stdin is a JSON command, each answer one JSON line on stdout:
 ``state`` (icon state, tray geometry, menu items, notifications shown),
 ``trigger`` an item's QAction, ``popup`` / ``close_menu`` the context menu,
 ``quit`` (the menu's Quit action). The tray itself is the production
-:class:`tray.app.TrayApp`; only the command channel is test code.
+:class:`nodekeeper.tray.app.TrayApp`; only the command channel is test code.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from typing import Any
 from PySide6.QtCore import QRect, QSocketNotifier, Qt, QUrl
 from PySide6.QtWidgets import QApplication, QWidget
 
-from tray.app import TrayApp
-from tray.discovery import Endpoint
-from tray.icons import IconSet
-from tray.throttle import NotificationThrottle
+from nodekeeper.tray.app import TrayApp
+from nodekeeper.tray.discovery import Endpoint
+from nodekeeper.tray.icons import IconSet
+from nodekeeper.tray.throttle import NotificationThrottle
 
 
 def rect(r: QRect) -> list[int]:

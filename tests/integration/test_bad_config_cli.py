@@ -86,7 +86,7 @@ CASES: list[tuple[str, Callable[[Config], None], str]] = [
 
 def run_core(config_path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "core", "run", "--config", str(config_path)],
+        [sys.executable, "-m", "nodekeeper.core", "run", "--config", str(config_path)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -140,7 +140,11 @@ def test_unreadable_config_file(tmp_path: Path, kind: str) -> None:
 
 def test_usage_error_is_one_line_with_exit_2() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "core", "run"], capture_output=True, text=True, cwd=REPO, timeout=30
+        [sys.executable, "-m", "nodekeeper.core", "run"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=30,
     )
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1

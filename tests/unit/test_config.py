@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.config import (
+from nodekeeper.core.config import (
     Config,
     GiB,
     LimitsConfig,
@@ -28,8 +28,8 @@ from core.config import (
     config_to_toml,
     load_config,
 )
-from core.errors import ConfigError
-from core.paths import DefaultPaths
+from nodekeeper.core.errors import ConfigError
+from nodekeeper.core.paths import DefaultPaths
 from tests.helpers import to_toml
 
 Data = dict[str, Any]

@@ -6,8 +6,8 @@ from pathlib import PurePosixPath, PureWindowsPath
 
 import pytest
 
-from core import paths
-from core.paths import default_paths, max_socket_path_bytes, valid_instance_name
+from nodekeeper.core import paths
+from nodekeeper.core.paths import default_paths, max_socket_path_bytes, valid_instance_name
 
 HOME = {"HOME": "/home/ann"}
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import StateError
-from core.state import SCHEMA, State, StateStore
+from nodekeeper.core.errors import StateError
+from nodekeeper.core.state import SCHEMA, State, StateStore
 from tests.helpers import REPO, to_toml
 
 PENDING = {"from": "1.2.2", "to": "1.3.0", "started": "2026-11-27T05:00:00Z"}
@@ -213,7 +213,7 @@ def test_restore_refuses_a_bad_or_missing_backup(tmp_path: Path) -> None:
 
 WRITER = """
 import sys
-from core.state import State, StateStore
+from nodekeeper.core.state import State, StateStore
 store = StateStore(sys.argv[1])
 i = 0
 while True:
@@ -253,7 +253,11 @@ def test_writer_killed_at_any_instant_leaves_a_valid_file(tmp_path: Path) -> Non
 
 def nodekeeper(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "core", *args], cwd=REPO, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "nodekeeper.core", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

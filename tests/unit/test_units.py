@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.units import format_duration, format_size, parse_duration, parse_size
+from nodekeeper.core.units import format_duration, format_size, parse_duration, parse_size
 
 DURATION_FACTORS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 SIZE_FACTORS = {

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.update.errors import VerificationError
+from nodekeeper.core.update.errors import VerificationError
 
 if TYPE_CHECKING:  # requests loads lazily: the core stays small until it checks
     import requests
 
-    from core.update.sources.http import HttpClient
+    from nodekeeper.core.update.sources.http import HttpClient
 
 # Bound for artifacts whose size nobody published (Storj's version server).
 MAX_ARTIFACT_BYTES = 1 << 30
@@ -32,7 +32,7 @@ def platform_names(os_name: str | None = None, arch: str | None = None) -> tuple
     """This machine's ``{os}``/``{arch}`` in Go's names, unless given."""
     if os_name is not None and arch is not None:
         return os_name, arch
-    from core.platform.ids import current_arch, current_os
+    from nodekeeper.core.platform.ids import current_arch, current_os
 
     return (os_name or current_os(), arch or current_arch())
 
@@ -96,7 +96,7 @@ def download_artifact(
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Download (resumable) and verify; a file that fails verification is deleted."""
-    from core.update.download import download_file
+    from nodekeeper.core.update.download import download_file
 
     path = download_file(
         artifact.url,

@@ -14,13 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from core.config import Config
-from core.update.channel import Channel, Release
-from core.update.errors import UpdateError
-from core.update.sources.artifact import platform_names
+from nodekeeper.core.config import Config
+from nodekeeper.core.update.channel import Channel, Release
+from nodekeeper.core.update.errors import UpdateError
+from nodekeeper.core.update.sources.artifact import platform_names
 
 if TYPE_CHECKING:
-    from core.update.sources.artifact import Artifact
+    from nodekeeper.core.update.sources.artifact import Artifact
 
 Progress = Callable[[int, int], None]
 
@@ -77,7 +77,7 @@ class SignedSource:
     name = "tuf"
 
     def __init__(self, source: object) -> None:
-        from core.update.sources.tuf import TufSource
+        from nodekeeper.core.update.sources.tuf import TufSource
 
         assert isinstance(source, TufSource)
         self._source = source
@@ -133,7 +133,7 @@ def open_source(config: Config) -> ReleaseSource:
 def _build(config: Config) -> ReleaseSource:
     updates = config.updates
     if updates.source == "tuf":
-        from core.update.sources.tuf import TufSource
+        from nodekeeper.core.update.sources.tuf import TufSource
 
         assert updates.trusted_root is not None  # checked by open_source
         return SignedSource(
@@ -146,7 +146,7 @@ def _build(config: Config) -> ReleaseSource:
             )
         )
     if updates.source == "github":
-        from core.update.sources.github import GithubSource
+        from nodekeeper.core.update.sources.github import GithubSource
 
         github = GithubSource(
             updates.url,
@@ -156,7 +156,7 @@ def _build(config: Config) -> ReleaseSource:
             process=updates.process,
         )
         return WebSource("github", github)
-    from core.update.sources.storj import StorjSource
+    from nodekeeper.core.update.sources.storj import StorjSource
 
     storj = StorjSource(updates.url, updates.process, updates.allow_http)
     return WebSource("storj", storj)

@@ -29,11 +29,11 @@ from typing import Any
 
 import requests
 
-from core.update.channel import Channel, Release, Rollout
-from core.update.errors import UpdateError
-from core.update.sources.artifact import Artifact, DownloadsArtifacts, platform_names
-from core.update.sources.http import HttpClient, check_url
-from core.update.version import Version
+from nodekeeper.core.update.channel import Channel, Release, Rollout
+from nodekeeper.core.update.errors import UpdateError
+from nodekeeper.core.update.sources.artifact import Artifact, DownloadsArtifacts, platform_names
+from nodekeeper.core.update.sources.http import HttpClient, check_url
+from nodekeeper.core.update.version import Version
 
 _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")

@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from core import __version__
-from core.update.errors import UpdateError
-from core.update.scheduler import RETRY_AFTER_CAP, parse_retry_after
+from nodekeeper.core import __version__
+from nodekeeper.core.update.errors import UpdateError
+from nodekeeper.core.update.scheduler import RETRY_AFTER_CAP, parse_retry_after
 
 DEFAULT_TIMEOUT = 30.0
 MAX_JSON_BYTES = 4 * 1024 * 1024

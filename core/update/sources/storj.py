@@ -20,11 +20,11 @@ from typing import Any
 
 import requests
 
-from core.update.channel import Channel, Release, Rollout
-from core.update.errors import UpdateError
-from core.update.sources.artifact import Artifact, DownloadsArtifacts, platform_names
-from core.update.sources.http import HttpClient, check_url
-from core.update.version import Version
+from nodekeeper.core.update.channel import Channel, Release, Rollout
+from nodekeeper.core.update.errors import UpdateError
+from nodekeeper.core.update.sources.artifact import Artifact, DownloadsArtifacts, platform_names
+from nodekeeper.core.update.sources.http import HttpClient, check_url
+from nodekeeper.core.update.version import Version
 
 _HEX = frozenset("0123456789abcdefABCDEF")
 

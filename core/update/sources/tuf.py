@@ -5,7 +5,7 @@ snapshot → targets, every step verified against the trusted root and the
 previously seen versions, which live in ``<data_dir>/tuf/``), then fetches
 ``channels/<process>.json`` as a verified target and parses it strictly.
 Artifacts are located through the same signed targets metadata and
-downloaded by :mod:`core.update.download`, which checks length and SHA-256
+downloaded by :mod:`nodekeeper.core.update.download`, which checks length and SHA-256
 while streaming. The bootstrap root always comes from ``trusted_root``.
 
 Every failure is raised as a one-line :class:`UpdateError`; this module
@@ -29,8 +29,8 @@ from tuf.ngclient.config import UpdaterConfig
 from tuf.ngclient.fetcher import FetcherInterface
 from tuf.ngclient.updater import Updater
 
-from core.update.channel import Channel, Release, Rollout
-from core.update.download import (
+from nodekeeper.core.update.channel import Channel, Release, Rollout
+from nodekeeper.core.update.download import (
     ArtifactInfo,
     DownloadLimits,
     RateGuard,
@@ -38,8 +38,8 @@ from core.update.download import (
     download_file,
     iter_body,
 )
-from core.update.errors import UpdateError
-from core.update.version import Version
+from nodekeeper.core.update.errors import UpdateError
+from nodekeeper.core.update.version import Version
 
 OS_NAMES = ("linux", "darwin", "windows", "freebsd")
 ARCH_NAMES = ("amd64", "arm64", "arm")

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.ipc.client import Client
+from nodekeeper.core.ipc.client import Client
 from tests.integration.ipc.support import (
     FakeCore,
     RawClient,

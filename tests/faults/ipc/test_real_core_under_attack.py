@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.ipc.client import Client
+from nodekeeper.core.ipc.client import Client
 from tests.helpers import CoreHarness, wait_until
 from tests.integration.ipc.support import RawClient, connect, subscribe_raw
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from core.events import EventBus
-from core.logs.capture import LogCapture
+from nodekeeper.core.events import EventBus
+from nodekeeper.core.logs.capture import LogCapture
 from tests.helpers import wait_until
 from tests.integration.logs.support import (
     MiB,

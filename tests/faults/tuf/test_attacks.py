@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from tuf.api.metadata import Metadata
 
-from core.release.keys import ReleaseKey
-from core.release.keystore import FileKeyStore
-from core.update.download import DownloadLimits
-from core.update.errors import UpdateError
+from nodekeeper.core.release.keys import ReleaseKey
+from nodekeeper.core.release.keystore import FileKeyStore
+from nodekeeper.core.update.download import DownloadLimits
+from nodekeeper.core.update.errors import UpdateError
 from tests.fixtures.fault_server import FaultServer, Rule
 from tests.fixtures.fault_server import fault_server as fault_server
 from tests.fixtures.nginx import NginxServer
@@ -148,7 +148,7 @@ def test_mix_and_match_targets_from_another_history_is_refused(
     mirror_of(scene.publisher.repo_dir, fork)
     scene.publisher.channel(rollout_percent=50.0)
     scene.sync()
-    from core.release.repository import Repository
+    from nodekeeper.core.release.repository import Repository
 
     forked = Repository.load(fork, FileKeyStore(scene.publisher.key_file))
     forked.add_targets({"channels/storagenode.json": b'{"forked": true}\n'}, now())

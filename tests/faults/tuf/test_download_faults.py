@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from core.update.download import download_file
-from core.update.errors import DownloadError, NotEnoughSpace
+from nodekeeper.core.update.download import download_file
+from nodekeeper.core.update.errors import DownloadError, NotEnoughSpace
 from tests.fixtures.fault_server import FaultServer, Rule
 from tests.fixtures.fault_server import fault_server as fault_server
 from tests.fixtures.releases import Publisher, client, installed_files, mirror_of, now

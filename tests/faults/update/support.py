@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from core.errors import NodekeeperError
-from core.ipc.client import Client
+from nodekeeper.core.errors import NodekeeperError
+from nodekeeper.core.ipc.client import Client
 from tests.helpers import CoreHarness, wait_until
 
 TMPFS_SIZE = 16 * 2**20

@@ -41,8 +41,8 @@ from pathlib import Path
 
 import pytest
 
-from core.demo.package import build_release_binary
-from core.update.updater import INSTALL_RETRY_DELAYS
+from nodekeeper.core.demo.package import build_release_binary
+from nodekeeper.core.update.updater import INSTALL_RETRY_DELAYS
 from tests.faults.update.support import (
     MIN_FREE,
     EventRecorder,

@@ -22,8 +22,8 @@ from typing import Protocol
 
 import pytest
 
-from core.demo.package import build_release_binary, build_release_zip
-from core.platform.ids import platform_id
+from nodekeeper.core.demo.package import build_release_binary, build_release_zip
+from nodekeeper.core.platform.ids import platform_id
 from tests.faults.update.support import (
     MIN_FREE,
     EventRecorder,

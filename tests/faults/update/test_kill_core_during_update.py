@@ -22,9 +22,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from core.errors import CoreUnreachable
-from core.ipc.client import Client
-from core.state import State
+from nodekeeper.core.errors import CoreUnreachable
+from nodekeeper.core.ipc.client import Client
+from nodekeeper.core.state import State
 from tests.faults.supervise.test_core_kill import NodeCounter
 from tests.fixtures.nginx import NginxServer
 from tests.helpers import CoreHarness, wait_until

@@ -84,7 +84,7 @@ class DemoNodes:
         port_file: bool = True,
     ) -> DemoNode:
         folder = self.root / f"node{len(self.started)}"
-        command = executable or [sys.executable, "-m", "core.demo.node"]
+        command = executable or [sys.executable, "-m", "nodekeeper.core.demo.node"]
         extra = ["--port-file", str(folder / "port")] if port_file and "run" in args else []
         node = DemoNode(folder, [*command, *args, *extra], env)
         self.started.append(node)

@@ -14,7 +14,7 @@ from tests.helpers import REPO
 @pytest.mark.slow
 def test_demo_runs_the_whole_story_and_exits_0(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "core", "demo", "--dir", str(tmp_path / "demo")],
+        [sys.executable, "-m", "nodekeeper.core", "demo", "--dir", str(tmp_path / "demo")],
         capture_output=True,
         text=True,
         timeout=240,

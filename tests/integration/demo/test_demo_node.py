@@ -24,7 +24,7 @@ LINE = re.compile(
 
 def run_version(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "core.demo.node", *args],
+        [sys.executable, "-m", "nodekeeper.core.demo.node", *args],
         capture_output=True,
         text=True,
         env=clean_env(env),
@@ -320,7 +320,7 @@ def test_spin_cpu_keeps_a_core_busy(demo_nodes: DemoNodes) -> None:
 
 def test_broken_stdout_pipe_ends_the_node_like_a_go_program(tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "core.demo.node", "run", "--log-rate", "200"],
+        [sys.executable, "-m", "nodekeeper.core.demo.node", "run", "--log-rate", "200"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env=clean_env(),

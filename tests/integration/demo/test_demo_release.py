@@ -10,7 +10,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from core.demo.package import build_release_binary, build_release_zip
+from nodekeeper.core.demo.package import build_release_binary, build_release_zip
 from tests.integration.demo.support import DemoNodes, clean_env, get_json
 
 

@@ -23,9 +23,9 @@ import threading
 import time
 from typing import Any
 
-from core.errors import OperationFailed
-from core.events import EventBus
-from core.ipc.server import ControlServer
+from nodekeeper.core.errors import OperationFailed
+from nodekeeper.core.events import EventBus
+from nodekeeper.core.ipc.server import ControlServer
 
 
 class Handlers:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import CoreUnreachable, OperationFailed
-from core.ipc.client import Client
+from nodekeeper.core.errors import CoreUnreachable, OperationFailed
+from nodekeeper.core.ipc.client import Client
 
 HELLO = b'{"type":"hello","protocol":1,"core_version":"0.1.0","instance":"sn","can_control":true}\n'
 

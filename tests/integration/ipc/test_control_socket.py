@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import CoreUnreachable
-from core.ipc.client import Client, RequestFailed
+from nodekeeper.core.errors import CoreUnreachable
+from nodekeeper.core.ipc.client import Client, RequestFailed
 from tests.helpers import REPO
 from tests.integration.ipc.support import FakeCore, RawClient, read_events, subscribe_raw
 
@@ -31,7 +31,7 @@ def fake_core(tmp_path: Path) -> Iterator[FakeCore]:
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "core", *args],
+        [sys.executable, "-m", "nodekeeper.core", *args],
         capture_output=True,
         text=True,
         cwd=REPO,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from core.ipc.client import Client
+from nodekeeper.core.ipc.client import Client
 from tests.helpers import REPO, CoreHarness
 from tests.integration.ipc.support import FakeCore
 
@@ -80,7 +80,7 @@ def cli_as(user: pwd.struct_passwd, *args: str) -> subprocess.CompletedProcess[s
             "--init-groups",
             sys.executable,
             "-m",
-            "core",
+            "nodekeeper.core",
             *args,
         ],
         capture_output=True,

@@ -10,14 +10,14 @@ import sys
 
 import pytest
 
-from core.ipc.client import Client
+from nodekeeper.core.ipc.client import Client
 from tests.helpers import REPO, CoreHarness, wait_until
 from tests.integration.ipc.support import read_events, subscribe_raw
 
 
 def cli(core: CoreHarness, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "core", *args, "--config", str(core.config_path)],
+        [sys.executable, "-m", "nodekeeper.core", *args, "--config", str(core.config_path)],
         capture_output=True,
         text=True,
         cwd=REPO,

@@ -20,8 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from core.events import EventBus
-from core.logs.capture import LogCapture
+from nodekeeper.core.events import EventBus
+from nodekeeper.core.logs.capture import LogCapture
 from tests.integration.logs.support import WRITER, settings
 
 

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from core.config import LogsConfig
-from core.events import Event, EventBus
-from core.logs.files import archives_oldest_first, current_path
+from nodekeeper.core.config import LogsConfig
+from nodekeeper.core.events import Event, EventBus
+from nodekeeper.core.logs.files import archives_oldest_first, current_path
 
 WRITER = Path(__file__).with_name("numbered_writer.py")
 MiB = 1024 * 1024

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from core.events import EventBus
-from core.logs.capture import LogCapture
-from core.logs.files import total_bytes
-from core.logs.lines import CONTINUED, CONTINUES
-from core.logs.policy import archive_name
+from nodekeeper.core.events import EventBus
+from nodekeeper.core.logs.capture import LogCapture
+from nodekeeper.core.logs.files import total_bytes
+from nodekeeper.core.logs.lines import CONTINUED, CONTINUES
+from nodekeeper.core.logs.policy import archive_name
 from tests.integration.logs.support import (
     WRITER,
     MiB,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.logs.corelog import CoreLogHandler, setup_core_logging
+from nodekeeper.core.logs.corelog import CoreLogHandler, setup_core_logging
 from tests.integration.logs.support import family_files, read_file, settings
 
 

@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from core.events import EventBus
-from core.logs.capture import LogCapture
+from nodekeeper.core.events import EventBus
+from nodekeeper.core.logs.capture import LogCapture
 from tests.helpers import REPO, to_toml, wait_until
 from tests.integration.logs.support import WriterProcess, family_files, settings
 
@@ -32,7 +32,11 @@ def write_config(tmp_path: Path, logs: Path) -> Path:
 
 def nodekeeper(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "core", *args], cwd=REPO, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "nodekeeper.core", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -69,7 +73,7 @@ def test_follow_shows_every_new_line_once_across_rotations(tmp_path: Path) -> No
             [
                 sys.executable,
                 "-m",
-                "core",
+                "nodekeeper.core",
                 "logs",
                 "--config",
                 str(write_config(tmp_path, logs)),

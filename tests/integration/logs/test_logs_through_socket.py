@@ -10,7 +10,7 @@ from tests.helpers import REPO, CoreHarness, wait_until
 
 def logs(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "core", "logs", *args],
+        [sys.executable, "-m", "nodekeeper.core", "logs", *args],
         capture_output=True,
         text=True,
         timeout=60,

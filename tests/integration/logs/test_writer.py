@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from core.logs.files import node_prefix
-from core.logs.writer import LogWriter
+from nodekeeper.core.logs.files import node_prefix
+from nodekeeper.core.logs.writer import LogWriter
 from tests.integration.logs.support import MiB, all_lines, settings, split_numbered
 
 

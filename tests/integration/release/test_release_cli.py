@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from core.update.sources.tuf import TufSource
+from nodekeeper.core.update.sources.tuf import TufSource
 from tests.fixtures.nginx import NginxServer
 from tests.fixtures.releases import make_zip, tree_hashes
 from tests.helpers import REPO
@@ -20,7 +20,7 @@ from tests.helpers import REPO
 
 def nk(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [sys.executable, "-m", "core", "release", *map(str, args)],
+        [sys.executable, "-m", "nodekeeper.core", "release", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -138,7 +138,7 @@ def test_unchanged_check_fetches_only_timestamp_and_root_probe(
 def test_serve_command_serves_the_repository(published: tuple[Path, Path]) -> None:
     repo, _ = published
     proc = subprocess.Popen(
-        [sys.executable, "-m", "core", "release", "serve", str(repo), "--port", "0"],
+        [sys.executable, "-m", "nodekeeper.core", "release", "serve", str(repo), "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

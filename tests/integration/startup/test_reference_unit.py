@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.startup import systemd
+from nodekeeper.core.startup import systemd
 from tests.helpers import REPO
 from tests.unit.startup.readers import systemd_exec_argv, unit_settings
 from tests.unit.startup.specs import make_spec

@@ -40,7 +40,7 @@ def write_config(folder: Path, instance: str = "svc1", **limits: object) -> Path
 
 def service(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "core", "service", *map(str, args)],
+        [sys.executable, "-m", "nodekeeper.core", "service", *map(str, args)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -75,14 +75,14 @@ def test_install_under_root_writes_the_unit_and_the_tray_entry(
     assert systemd_exec_argv(settings["Service.ExecStart"][0]) == [
         sys.executable,
         "-m",
-        "core",
+        "nodekeeper.core",
         "run",
         "--config",
         str(config),
     ]
-    # Run from a source folder, the service finds the code through PYTHONPATH.
+    # The interpreter finds the installed package by itself: no PYTHONPATH.
     environment = systemd_environment(" ".join(settings["Service.Environment"]))
-    assert environment["PYTHONPATH"] == str(REPO)
+    assert "PYTHONPATH" not in environment
     assert settings["Service.Restart"] == ["always"]
     assert settings["Service.KillMode"] == ["mixed"]
     assert int(settings["Service.TimeoutStopSec"][0]) > 20
@@ -92,11 +92,9 @@ def test_install_under_root_writes_the_unit_and_the_tray_entry(
     assert unit.stat().st_mode & 0o777 == 0o644
     tray = root / TRAY
     assert desktop_exec_argv(desktop_entries(tray.read_text())["Exec"]) == [
-        "/usr/bin/env",
-        f"PYTHONPATH={REPO}",
         sys.executable,
         "-m",
-        "tray.app",
+        "nodekeeper.tray.app",
     ]
     assert {p.name for p in root.rglob("*") if p.is_file()} == {unit.name, tray.name}
 
@@ -187,6 +185,23 @@ def test_changed_limits_are_reported_by_status_and_rewritten_by_install(tmp_path
     result = service("install", "--config", config, "--root", root)
     assert f"wrote {root / UNIT.format('svc1')}" in result.stdout
     assert "Nice=9" in (root / UNIT.format("svc1")).read_text()
+
+
+def test_a_unit_written_by_0_1_is_named_by_status_and_rewritten_by_install(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path / "cfg")
+    root = tmp_path / "root"
+    assert service("install", "--config", config, "--root", root).returncode == 0
+    unit = root / UNIT.format("svc1")
+    # 0.1 ran the top-level package `core`, which 0.2 no longer installs.
+    unit.write_text(unit.read_text().replace("-m nodekeeper.core run", "-m core run"))
+    status = service("status", "--config", config, "--root", root)
+    assert "by nodekeeper 0.1, which ran `python -m core`" in status.stdout
+    assert "run `nodekeeper service install` again" in status.stdout
+    assert service("install", "--config", config, "--root", root).returncode == 0
+    assert "-m nodekeeper.core run" in unit.read_text()
+    assert f"installed ({unit})" in service("status", "--config", config, "--root", root).stdout
 
 
 def test_status_says_whether_the_service_is_installed(tmp_path: Path) -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from core.startup.apply import Installer, run_subprocess
-from core.startup.errors import ServiceError
-from core.startup.plan import ServicePlan, build_plan
+from nodekeeper.core.startup.apply import Installer, run_subprocess
+from nodekeeper.core.startup.errors import ServiceError
+from nodekeeper.core.startup.plan import ServicePlan, build_plan
 from tests.unit.startup.specs import make_spec
 
 UNIT = "nodekeeper-n1.service"

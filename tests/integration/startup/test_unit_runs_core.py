@@ -24,7 +24,7 @@ def test_unit_command_starts_the_core_and_its_kill_signal_stops_core_and_node(
     root = tmp_path / "root"
     install = ["service", "install", "--config", str(config), "--root", str(root)]
     done = subprocess.run(
-        [sys.executable, "-m", "core", *install],
+        [sys.executable, "-m", "nodekeeper.core", *install],
         cwd=REPO,
         capture_output=True,
         text=True,

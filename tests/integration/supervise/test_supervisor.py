@@ -192,7 +192,7 @@ def test_second_core_on_the_same_data_dir_exits_with_a_clear_error(core: CoreHar
     core.start()
     node_pid = core.wait_state("running")["pid"]
     second = subprocess.run(
-        [sys.executable, "-m", "core", "run", "--config", str(core.config_path)],
+        [sys.executable, "-m", "nodekeeper.core", "run", "--config", str(core.config_path)],
         capture_output=True,
         text=True,
         timeout=30,

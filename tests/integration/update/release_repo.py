@@ -11,14 +11,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.demo.package import build_faulty_release_zip, build_release_zip
-from core.platform.ids import platform_id
+from nodekeeper.core.demo.package import build_faulty_release_zip, build_release_zip
+from nodekeeper.core.platform.ids import platform_id
 from tests.helpers import REPO, CoreHarness, wait_until
 
 
 def nodekeeper(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [sys.executable, "-m", "core", *args], capture_output=True, text=True, cwd=REPO, timeout=120
+        [sys.executable, "-m", "nodekeeper.core", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"nodekeeper {' '.join(args)}: {result.stderr.strip()}")
@@ -62,7 +66,7 @@ class ReleaseRepo:
 
 def configure_updates(core: CoreHarness, repo: ReleaseRepo, url: str, **overrides: Any) -> None:
     """Point ``core`` at ``repo``: TUF source, version 1.0.0 adopted, checks only on demand."""
-    from core.demo.package import build_release_binary
+    from nodekeeper.core.demo.package import build_release_binary
 
     binary = build_release_binary("1.0.0", core.root / "initial" / "storagenode")
     core.node["command"] = ["{binary}", "run", "--port", str(core.port), "--pid-file", core.marker]

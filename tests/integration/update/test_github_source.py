@@ -10,8 +10,8 @@ import pytest
 import requests
 from nacl.signing import SigningKey
 
-from core.update.errors import UpdateError, VerificationError
-from core.update.sources.github import GithubSource
+from nodekeeper.core.update.errors import UpdateError, VerificationError
+from nodekeeper.core.update.sources.github import GithubSource
 from tests.integration.update.web_release_server import (
     ReleaseServer,
     bytes_reply,

@@ -31,15 +31,15 @@ from typing import Any
 
 import pytest
 
-from core.config import config_from_dict
-from core.events import Event, EventBus
-from core.state import StateStore
-from core.update.nodeid import random_node_id
-from core.update.scheduler import RETRY_AFTER_CAP
-from core.update.sources.factory import WebSource
-from core.update.sources.storj import StorjSource
-from core.update.store import VersionStore
-from core.update.updater import Updater
+from nodekeeper.core.config import config_from_dict
+from nodekeeper.core.events import Event, EventBus
+from nodekeeper.core.state import StateStore
+from nodekeeper.core.update.nodeid import random_node_id
+from nodekeeper.core.update.scheduler import RETRY_AFTER_CAP
+from nodekeeper.core.update.sources.factory import WebSource
+from nodekeeper.core.update.sources.storj import StorjSource
+from nodekeeper.core.update.store import VersionStore
+from nodekeeper.core.update.updater import Updater
 from tests.helpers import free_port
 from tests.integration.update.web_release_server import (
     ReleaseServer,

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import requests
 
-from core.update.channel import Release
-from core.update.errors import UpdateError
-from core.update.sources.storj import StorjSource, parse_version_document
+from nodekeeper.core.update.channel import Release
+from nodekeeper.core.update.errors import UpdateError
+from nodekeeper.core.update.sources.storj import StorjSource, parse_version_document
 from tests.integration.update.web_release_server import (
     ReleaseServer,
     bytes_reply,
@@ -73,7 +73,7 @@ def test_artifact_url_uses_go_platform_names(server: ReleaseServer) -> None:
 
 
 def test_artifact_url_defaults_to_this_machine(server: ReleaseServer) -> None:
-    from core.platform.ids import current_arch, current_os
+    from nodekeeper.core.platform.ids import current_arch, current_os
 
     server.routes["/"] = json_reply(document())
     src = StorjSource(server.url("/"), allow_http=True)

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from core.errors import NodekeeperError
-from core.ipc.client import Client
+from nodekeeper.core.errors import NodekeeperError
+from nodekeeper.core.ipc.client import Client
 from tests.fixtures.nginx import NginxServer
 from tests.helpers import CoreHarness, wait_until
 from tests.integration.update.release_repo import (

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.commands.client import (
+from nodekeeper.core.commands.client import (
     decision_problem,
     format_decision,
     format_status,

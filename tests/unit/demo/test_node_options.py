@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.demo.node import (
+from nodekeeper.core.demo.node import (
     OPTIONS,
     DemoUsageError,
     Settings,
@@ -24,7 +24,7 @@ from core.demo.node import (
     piece_fields,
     version_text,
 )
-from core.update.nodeid import decode_node_id
+from nodekeeper.core.update.nodeid import decode_node_id
 
 
 def test_defaults_when_nothing_is_given() -> None:

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from core.demo.package import (
+from nodekeeper.core.demo.package import (
     ReleaseBuildError,
     build_release_binary,
     build_release_zip,
     executable_bytes,
 )
-from core.platform.ids import platform_id
+from nodekeeper.core.platform.ids import platform_id
 
 
 def test_zip_holds_exactly_one_executable_named_like_the_binary(tmp_path: Path) -> None:

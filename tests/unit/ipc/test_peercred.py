@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from core.ipc.peercred import (
+from nodekeeper.core.ipc.peercred import (
     AccessPolicy,
     GroupEntry,
     PeerCredentials,

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.ipc import protocol
-from core.ipc.protocol import MAX_LINE, LineDecoder, LineError, ProtocolError
+from nodekeeper.core.ipc import protocol
+from nodekeeper.core.ipc.protocol import MAX_LINE, LineDecoder, LineError, ProtocolError
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20),

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from core.logs.compress import Compressor, compress_file, recover
-from core.logs.policy import archive_name
+from nodekeeper.core.logs.compress import Compressor, compress_file, recover
+from nodekeeper.core.logs.policy import archive_name
 
 NOW = 1_795_000_000.0
 

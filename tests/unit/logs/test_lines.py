@@ -5,7 +5,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.logs.lines import CONTINUED, CONTINUES, LineSplitter, count_lines
+from nodekeeper.core.logs.lines import CONTINUED, CONTINUES, LineSplitter, count_lines
 
 
 def feed_all(splitter: LineSplitter, pieces: list[bytes]) -> list[bytes]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.logs.policy import (
+from nodekeeper.core.logs.policy import (
     ArchiveKey,
     LogFile,
     archive_name,

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from core.platform.ids import GO_ARCHES, GO_OSES, UnsupportedPlatform, go_arch, go_os, platform_id
+from nodekeeper.core.platform.ids import (
+    GO_ARCHES,
+    GO_OSES,
+    UnsupportedPlatform,
+    go_arch,
+    go_os,
+    platform_id,
+)
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from core.errors import AlreadyRunning
-from core.platform.base import LimitSettings, ProcessIdentity, SpawnRequest
-from core.platform.windows import (
+from nodekeeper.core.errors import AlreadyRunning
+from nodekeeper.core.platform.base import LimitSettings, ProcessIdentity, SpawnRequest
+from nodekeeper.core.platform.windows import (
     BELOW_NORMAL_PRIORITY_CLASS,
     CTRL_BREAK_EVENT,
     CTRL_C_EVENT,

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from core.errors import OperationFailed, UsageError
-from core.events import EventBus
-from core.ipc.server import ControlServer
-from core.platform.winpipe import (
+from nodekeeper.core.errors import OperationFailed, UsageError
+from nodekeeper.core.events import EventBus
+from nodekeeper.core.ipc.server import ControlServer
+from nodekeeper.core.platform.winpipe import (
     SYSTEM_SID,
     ClientToken,
     may_control,

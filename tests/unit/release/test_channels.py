@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from core.release.channels import ChannelChange, next_channel, parse_platform, parse_version
-from core.release.errors import ReleaseError, ReleaseUsageError
+from nodekeeper.core.release.channels import (
+    ChannelChange,
+    next_channel,
+    parse_platform,
+    parse_version,
+)
+from nodekeeper.core.release.errors import ReleaseError, ReleaseUsageError
 
 PUBLISHED = {"1.2.0", "1.3.0", "1.4.0"}
 

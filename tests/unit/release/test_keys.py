@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from securesystemslib.exceptions import UnverifiedSignatureError
 
-from core.release.errors import ReleaseError
-from core.release.keys import NaclSigner, ReleaseKey
+from nodekeeper.core.release.errors import ReleaseError
+from nodekeeper.core.release.keys import NaclSigner, ReleaseKey
 
 
 def test_signature_verifies_with_the_tuf_public_key() -> None:

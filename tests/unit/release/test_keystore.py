@@ -11,9 +11,9 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
-from core.release.errors import ReleaseError
-from core.release.keys import ReleaseKey
-from core.release.keystore import FileKeyStore, KeyringStore
+from nodekeeper.core.release.errors import ReleaseError
+from nodekeeper.core.release.keys import ReleaseKey
+from nodekeeper.core.release.keystore import FileKeyStore, KeyringStore
 
 
 def test_key_file_is_created_owner_only_and_round_trips(tmp_path: Path) -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from core.release.errors import ReleaseError
-from core.release.keystore import FileKeyStore
-from core.release.publish import write_durably
-from core.release.repository import Repository
+from nodekeeper.core.release.errors import ReleaseError
+from nodekeeper.core.release.keystore import FileKeyStore
+from nodekeeper.core.release.publish import write_durably
+from nodekeeper.core.release.repository import Repository
 from tests.fixtures.releases import Publisher, make_zip, now, tree_hashes
 
 
@@ -61,7 +61,7 @@ def test_failure_while_replacing_timestamp_restores_it(tmp_path: Path) -> None:
 
 
 def test_second_publisher_is_turned_away_while_one_works(tmp_path: Path) -> None:
-    from core.release.publish import locked
+    from nodekeeper.core.release.publish import locked
 
     publisher = Publisher(tmp_path)
     with locked(publisher.repo_dir), pytest.raises(ReleaseError, match="another release command"):

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from tuf.api.metadata import Metadata
 
-from core.release.errors import ReleaseError
-from core.release.keystore import FileKeyStore
-from core.release.repository import Repository
+from nodekeeper.core.release.errors import ReleaseError
+from nodekeeper.core.release.keystore import FileKeyStore
+from nodekeeper.core.release.repository import Repository
 from tests.fixtures.releases import Publisher, now
 
 

@@ -7,14 +7,13 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from core.startup.plan import ServiceSpec
+from nodekeeper.core.startup.plan import ServiceSpec
 
 BASE = ServiceSpec(
     instance="storagenode",
     config_path="/etc/nodekeeper/storagenode.toml",
     core_command=("/usr/local/bin/nodekeeper",),
     tray_command=("/usr/local/bin/nodekeeper-tray",),
-    python_path=None,
     stop_timeout=30.0,
     memory_max=None,
     cpu_max=None,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.startup import autostart
+from nodekeeper.core.startup import autostart
 from tests.unit.startup.readers import desktop_entries, desktop_exec_argv
 from tests.unit.startup.specs import AWKWARD_PATHS, PRINTABLE
 
@@ -21,7 +21,7 @@ def test_entry_is_a_hidden_application_that_starts_the_tray() -> None:
 
 @pytest.mark.parametrize("path", AWKWARD_PATHS)
 def test_awkward_paths_survive_exec_quoting(path: str) -> None:
-    argv = (path, "-m", "tray.app")
+    argv = (path, "-m", "nodekeeper.tray.app")
     entries = desktop_entries(autostart.desktop_entry(argv))
     assert desktop_exec_argv(entries["Exec"]) == list(argv)
 
@@ -39,13 +39,11 @@ def test_registration_is_one_shared_file_in_the_system_autostart_folder() -> Non
     assert registration.install == ()
 
 
-def test_tray_run_from_a_source_folder_gets_its_python_path_through_env() -> None:
-    registration = autostart.xdg_registration(("/usr/bin/python3", "-m", "tray.app"), "/opt/my src")
+def test_tray_run_as_a_python_module_starts_the_installed_package() -> None:
+    registration = autostart.xdg_registration(("/usr/bin/python3", "-m", "nodekeeper.tray.app"))
     entries = desktop_entries(registration.files[0].content.decode())
     assert desktop_exec_argv(entries["Exec"]) == [
-        "/usr/bin/env",
-        "PYTHONPATH=/opt/my src",
         "/usr/bin/python3",
         "-m",
-        "tray.app",
+        "nodekeeper.tray.app",
     ]

@@ -6,7 +6,7 @@ import plistlib
 
 import pytest
 
-from core.startup import autostart, launchd
+from nodekeeper.core.startup import autostart, launchd
 from tests.unit.startup.specs import AWKWARD_PATHS, make_spec
 
 
@@ -47,13 +47,8 @@ def test_nice_is_carried_and_left_out_when_unset() -> None:
     assert "Nice" not in daemon()
 
 
-def test_python_path_goes_into_the_environment() -> None:
-    env = daemon(python_path="/opt/src")["EnvironmentVariables"]
-    assert isinstance(env, dict)
-    assert env["PYTHONPATH"] == "/opt/src"
-    env = daemon()["EnvironmentVariables"]
-    assert isinstance(env, dict)
-    assert "PYTHONPATH" not in env
+def test_the_environment_holds_only_unbuffered_output() -> None:
+    assert daemon()["EnvironmentVariables"] == {"PYTHONUNBUFFERED": "1"}
 
 
 @pytest.mark.parametrize("path", AWKWARD_PATHS)
@@ -94,9 +89,10 @@ def test_tray_agent_starts_in_the_graphical_session_and_returns_after_a_crash() 
     assert plist["LimitLoadToSessionType"] == "Aqua"
 
 
-def test_tray_agent_run_from_a_source_folder_gets_its_python_path() -> None:
-    registration = autostart.launch_agent_registration(("/py", "-m", "tray.app"), "/opt/src")
+def test_tray_agent_runs_the_installed_module_without_an_environment() -> None:
+    registration = autostart.launch_agent_registration(("/py", "-m", "nodekeeper.tray.app"))
     plist = plistlib.loads(registration.files[0].content)
-    assert plist["EnvironmentVariables"] == {"PYTHONPATH": "/opt/src"}
+    assert plist["ProgramArguments"] == ["/py", "-m", "nodekeeper.tray.app"]
+    assert "EnvironmentVariables" not in plist
     plain = plistlib.loads(autostart.launch_agent_registration(("/t",)).files[0].content)
     assert "EnvironmentVariables" not in plain

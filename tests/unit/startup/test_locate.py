@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.startup import locate
+from nodekeeper.core.startup import locate
 
 
 def test_installed_nodekeeper_script_is_used_by_its_absolute_path(
@@ -34,23 +34,15 @@ def test_module_run_uses_the_same_interpreter_unresolved(tmp_path: Path) -> None
     assert locate.core_command("/src/core/__main__.py", str(venv_python)) == (
         str(venv_python),
         "-m",
-        "core",
+        "nodekeeper.core",
     )
 
 
 def test_a_missing_script_of_that_name_falls_back_to_the_module(tmp_path: Path) -> None:
     assert locate.core_command(str(tmp_path / "nodekeeper"), "/usr/bin/python3")[1:] == (
         "-m",
-        "core",
+        "nodekeeper.core",
     )
-
-
-def test_python_path_is_left_out_for_scripts_and_points_at_the_core_package() -> None:
-    assert locate.python_path(("/usr/local/bin/nodekeeper",)) is None
-    folder = locate.python_path(("/usr/bin/python3", "-m", "core"))
-    # None when core is an installed package; else the folder that holds it.
-    if folder is not None:
-        assert (Path(folder) / "core" / "__init__.py").is_file()
 
 
 def test_tray_next_to_the_nodekeeper_script_is_preferred(tmp_path: Path) -> None:
@@ -60,8 +52,10 @@ def test_tray_next_to_the_nodekeeper_script_is_preferred(tmp_path: Path) -> None
     assert locate.tray_command((str(tmp_path / "nodekeeper"),)) == (
         str(tmp_path / "nodekeeper-tray"),
     )
-    assert locate.tray_command(("/usr/bin/python3", "-m", "core"), "/usr/bin/python3") == (
+    assert locate.tray_command(
+        ("/usr/bin/python3", "-m", "nodekeeper.core"), "/usr/bin/python3"
+    ) == (
         "/usr/bin/python3",
         "-m",
-        "tray.app",
+        "nodekeeper.tray.app",
     )

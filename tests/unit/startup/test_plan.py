@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from core import paths
-from core.config import config_from_dict
-from core.startup.errors import ServiceUsageError
-from core.startup.plan import (
+from nodekeeper.core import paths
+from nodekeeper.core.config import config_from_dict
+from nodekeeper.core.startup.errors import ServiceUsageError
+from nodekeeper.core.startup.plan import (
     OS_NAMES,
     build_plan,
     commands_wanted,
@@ -34,7 +34,7 @@ def test_spec_takes_instance_absolute_config_limits_and_stop_timeout_from_config
         Path("/etc/nodekeeper/node7.toml"),
         DEFAULTS,
     )
-    spec = spec_from_config(config, ("/usr/bin/nodekeeper",), None, None)
+    spec = spec_from_config(config, ("/usr/bin/nodekeeper",), None)
     assert spec.instance == "node7"
     assert spec.config_path == "/etc/nodekeeper/node7.toml"
     assert spec.stop_timeout == 45.0

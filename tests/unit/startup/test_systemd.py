@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
-from core.startup import systemd
+from nodekeeper.core.startup import systemd
 from tests.unit.startup.readers import (
     systemd_environment,
     systemd_exec_argv,
@@ -67,27 +67,21 @@ def test_cpu_quota_is_cores_times_hundred_percent_and_never_zero(
     assert systemd.cpu_quota_percent(cores) == percent
 
 
-def test_python_path_is_set_only_when_the_core_runs_from_a_source_folder() -> None:
-    without = settings_of()
-    assert "PYTHONPATH" not in systemd_environment(" ".join(without["Service.Environment"]))
-    with_path = settings_of(
-        core_command=("/usr/bin/python3", "-m", "core"), python_path="/opt/node keeper/src"
-    )
-    environment = systemd_environment(" ".join(with_path["Service.Environment"]))
-    assert environment["PYTHONPATH"] == "/opt/node keeper/src"
-    assert systemd_exec_argv(with_path["Service.ExecStart"][0])[:3] == [
+def test_a_python_module_command_runs_the_installed_package_without_pythonpath() -> None:
+    settings = settings_of(core_command=("/usr/bin/python3", "-m", "nodekeeper.core"))
+    assert "PYTHONPATH" not in systemd_environment(" ".join(settings["Service.Environment"]))
+    assert systemd_exec_argv(settings["Service.ExecStart"][0])[:3] == [
         "/usr/bin/python3",
         "-m",
-        "core",
+        "nodekeeper.core",
     ]
 
 
 @pytest.mark.parametrize("path", AWKWARD_PATHS)
 def test_awkward_config_paths_reach_the_core_unchanged(path: str) -> None:
-    settings = settings_of(config_path=path, python_path=path, core_command=(path,))
+    settings = settings_of(config_path=path, core_command=(path,))
     argv = systemd_exec_argv(settings["Service.ExecStart"][0])
     assert argv == [path, "run", "--config", path]
-    assert systemd_environment(" ".join(settings["Service.Environment"]))["PYTHONPATH"] == path
 
 
 @given(PRINTABLE)

@@ -6,15 +6,14 @@ import subprocess
 
 import pytest
 
-from core.startup import autostart, windows
-from core.startup.model import Command
+from nodekeeper.core.startup import autostart, windows
+from nodekeeper.core.startup.model import Command
 from tests.unit.startup.specs import make_spec
 
 SPEC = make_spec(
     instance="node1",
     config_path="C:\\ProgramData\\nodekeeper\\node 1.toml",
-    core_command=("C:\\Program Files\\Python311\\python.exe", "-m", "core"),
-    python_path="C:\\src\\nodekeeper",
+    core_command=("C:\\Program Files\\Python311\\python.exe", "-m", "nodekeeper.core"),
 )
 
 
@@ -32,7 +31,7 @@ def test_create_registers_an_automatic_service_with_the_quoted_command_line() ->
     settings = dict(zip(create.argv[3::2], create.argv[4::2], strict=True))
     assert settings["start="] == "auto"
     assert settings["binPath="] == (
-        '"C:\\Program Files\\Python311\\python.exe" -m core run --config '
+        '"C:\\Program Files\\Python311\\python.exe" -m nodekeeper.core run --config '
         '"C:\\ProgramData\\nodekeeper\\node 1.toml"'
     )
     # An existing service is fine: config right after brings it up to date.
@@ -54,13 +53,10 @@ def test_service_is_started_last_and_already_running_is_fine() -> None:
     assert last.ok_codes is not None and windows.ERROR_SERVICE_ALREADY_RUNNING in last.ok_codes
 
 
-def test_python_path_is_set_in_the_service_environment() -> None:
+def test_the_service_environment_holds_only_unbuffered_output() -> None:
     reg = next(c for c in commands() if c.argv[0] == "reg.exe")
     assert reg.argv[2] == "HKLM\\SYSTEM\\CurrentControlSet\\Services\\nodekeeper-node1"
-    assert reg.argv[reg.argv.index("/d") + 1].split("\\0") == [
-        "PYTHONUNBUFFERED=1",
-        "PYTHONPATH=C:\\src\\nodekeeper",
-    ]
+    assert reg.argv[reg.argv.index("/d") + 1].split("\\0") == ["PYTHONUNBUFFERED=1"]
 
 
 def test_uninstall_stops_then_deletes_and_tolerates_a_missing_service() -> None:
@@ -79,7 +75,7 @@ def test_windows_plan_writes_no_files() -> None:
     "argv",
     [
         ("C:\\Program Files\\nodekeeper\\nodekeeper-tray.exe",),
-        ("C:\\py\\python.exe", "-m", "tray.app"),
+        ("C:\\py\\python.exe", "-m", "nodekeeper.tray.app"),
     ],
 )
 def test_tray_starts_at_login_for_every_user_through_the_run_key(argv: tuple[str, ...]) -> None:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.supervise.health import HealthTracker, ProbeResult, probe
+from nodekeeper.core.supervise.health import HealthTracker, ProbeResult, probe
 
 OK, FAIL = ProbeResult(True), ProbeResult(False, "timeout")
 

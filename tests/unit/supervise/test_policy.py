@@ -8,7 +8,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.supervise.policy import JITTER_FRACTION, RestartPolicy, RestartSettings
+from nodekeeper.core.supervise.policy import JITTER_FRACTION, RestartPolicy, RestartSettings
 
 SETTINGS = RestartSettings(
     restart_delay=0.1,

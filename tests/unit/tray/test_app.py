@@ -7,11 +7,11 @@ import pytest
 from PySide6.QtCore import QUrl
 from pytestqt.qtbot import QtBot
 
+from nodekeeper.tray.app import TrayApp
+from nodekeeper.tray.discovery import Endpoint
+from nodekeeper.tray.model import Connection, IconState, tooltip
+from nodekeeper.tray.throttle import UNREACHABLE, NotificationThrottle
 from tests.unit.tray.protocol_server import ProtocolServer, sample_status
-from tray.app import TrayApp
-from tray.discovery import Endpoint
-from tray.model import Connection, IconState, tooltip
-from tray.throttle import UNREACHABLE, NotificationThrottle
 
 
 class Clock:

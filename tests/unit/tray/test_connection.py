@@ -4,9 +4,9 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
+from nodekeeper.tray.connection import CoreConnection, reconnect_delay
+from nodekeeper.tray.model import NodeStatus
 from tests.unit.tray.protocol_server import ProtocolServer
-from tray.connection import CoreConnection, reconnect_delay
-from tray.model import NodeStatus
 
 
 def test_reconnect_delay_doubles_up_to_the_cap() -> None:

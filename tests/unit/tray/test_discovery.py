@@ -3,8 +3,13 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from nodekeeper.tray.discovery import (
+    DEFAULT_DASHBOARD,
+    dashboard_from_health_url,
+    discover,
+    scan_pipes,
+)
 from tests.helpers import to_toml
-from tray.discovery import DEFAULT_DASHBOARD, dashboard_from_health_url, discover, scan_pipes
 
 
 def write_config(path: Path, sock: Path, health_url: str | None = None) -> Path:

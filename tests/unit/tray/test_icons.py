@@ -7,9 +7,9 @@ import pytest
 from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
-from tray.icons import STYLES, IconSet, auto_style
-from tray.model import IconState
-from tray.render_icons import DEFAULT_DIR, SIZES, STATES, render_all
+from nodekeeper.tray.icons import STYLES, IconSet, auto_style
+from nodekeeper.tray.model import IconState
+from nodekeeper.tray.render_icons import DEFAULT_DIR, SIZES, STATES, render_all
 
 
 def pixels(image: QImage) -> bytes:

@@ -15,7 +15,7 @@ from tests.unit.tray.protocol_server import ProtocolServer
 def tray(*args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     return subprocess.Popen(
-        [sys.executable, "-m", "tray.app", *args],
+        [sys.executable, "-m", "nodekeeper.tray.app", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from pytestqt.qtbot import QtBot
 
+from nodekeeper.tray.menu import TrayMenu
+from nodekeeper.tray.model import InstanceModel, parse_status
 from tests.unit.tray.protocol_server import sample_status
-from tray.menu import TrayMenu
-from tray.model import InstanceModel, parse_status
 
 
 def connected(key: str, name: str, can_control: bool = True, enabled: bool = True) -> InstanceModel:

@@ -7,8 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.unit.tray.protocol_server import sample_status
-from tray.model import (
+from nodekeeper.tray.model import (
     READ_ONLY_HINT,
     BadStatus,
     Connection,
@@ -23,6 +22,7 @@ from tray.model import (
     tooltip,
     version_key,
 )
+from tests.unit.tray.protocol_server import sample_status
 
 
 def model(

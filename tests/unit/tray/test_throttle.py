@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tray.throttle import UNREACHABLE, Notification, NotificationThrottle, slept
+from nodekeeper.tray.throttle import UNREACHABLE, Notification, NotificationThrottle, slept
 
 
 def note(kind: str = "update-failed", message: str = "m", instance: str = "a") -> Notification:

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.update.channel import Channel, Release, Rollout
-from core.update.decision import Decision, decide
-from core.update.version import Version
+from nodekeeper.core.update.channel import Channel, Release, Rollout
+from nodekeeper.core.update.decision import Decision, decide
+from nodekeeper.core.update.version import Version
 
 V = Version.parse
 NODE = hashlib.sha256(b"node").digest()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.update.download import DownloadLimits, download_file
-from core.update.errors import DownloadError, NotEnoughSpace, VerificationError
+from nodekeeper.core.update.download import DownloadLimits, download_file
+from nodekeeper.core.update.errors import DownloadError, NotEnoughSpace, VerificationError
 from tests.fixtures.fault_server import FaultServer, Rule
 from tests.fixtures.fault_server import fault_server as fault_server
 

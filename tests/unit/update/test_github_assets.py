@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.update.errors import UpdateError
-from core.update.sources.github import parse_checksum, parse_signature, pick_asset
+from nodekeeper.core.update.errors import UpdateError
+from nodekeeper.core.update.sources.github import parse_checksum, parse_signature, pick_asset
 
 STORJ_ASSETS = [
     "identity_linux_amd64.zip",

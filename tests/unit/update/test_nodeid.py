@@ -11,7 +11,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.update.nodeid import (
+from nodekeeper.core.update.nodeid import (
     NodeIdError,
     decode_node_id,
     encode_node_id,
@@ -124,7 +124,7 @@ def test_base58check_matches_storj_vectors(hex_id: str, text: str) -> None:
 
 
 def test_decoding_puts_version_into_last_byte() -> None:
-    from core.update import nodeid
+    from nodekeeper.core.update import nodeid
 
     # Whatever the payload's last byte holds, the version byte replaces it.
     payload = b"\x00" + bytes(range(1, 33))
@@ -155,7 +155,7 @@ def test_garbage_is_refused_with_one_line(text: str, problem: str) -> None:
 
 
 def test_unknown_identity_version_is_refused() -> None:
-    from core.update import nodeid
+    from nodekeeper.core.update import nodeid
 
     payload = b"\x07" + bytes(32)
     text = nodeid.b58encode(payload + nodeid._double_sha256(payload)[:4])

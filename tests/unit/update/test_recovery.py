@@ -7,8 +7,8 @@ import dataclasses
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.state import State
-from core.update.recovery import recover
+from nodekeeper.core.state import State
+from nodekeeper.core.update.recovery import recover
 
 STARTED = "2026-11-27T05:00:00.000Z"
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.update.rollout import cursor_to_percent, is_candidate, percent_to_cursor
+from nodekeeper.core.update.rollout import cursor_to_percent, is_candidate, percent_to_cursor
 
 MAX = 2**256 - 1
 

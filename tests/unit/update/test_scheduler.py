@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.update.scheduler import RETRY_AFTER_CAP, CheckScheduler, parse_retry_after
+from nodekeeper.core.update.scheduler import RETRY_AFTER_CAP, CheckScheduler, parse_retry_after
 
 H = 3600.0
 T0 = 1_800_000_000.0  # a wall-clock instant, 2027

@@ -8,9 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import OperationFailed
-from core.update.smoke import SmokeTestFailed, parse_version_output, read_version, smoke_test
-from core.update.store import VersionStore
+from nodekeeper.core.errors import OperationFailed
+from nodekeeper.core.update.smoke import (
+    SmokeTestFailed,
+    parse_version_output,
+    read_version,
+    smoke_test,
+)
+from nodekeeper.core.update.store import VersionStore
 
 
 def executable(path: Path, body: str) -> Path:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.update.errors import UnpackError
-from core.update.unpack import unpack_release
+from nodekeeper.core.update.errors import UnpackError
+from nodekeeper.core.update.unpack import unpack_release
 
 
 def _zip(path: Path, entries: list[tuple[str, bytes, int]]) -> Path:

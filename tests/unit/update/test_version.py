@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.update.version import Version
+from nodekeeper.core.update.version import Version
 
 V = Version.parse
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from core.release.serve import make_server
-from core.update.errors import UpdateError
-from core.update.sources.tuf import TufSource, parse_channel
+from nodekeeper.core.release.serve import make_server
+from nodekeeper.core.update.errors import UpdateError
+from nodekeeper.core.update.sources.tuf import TufSource, parse_channel
 from tests.fixtures.releases import Publisher
 from tests.helpers import free_port
 
