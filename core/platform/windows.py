@@ -73,7 +73,7 @@ def console_event(signal_name: str) -> int:
 
 
 class Win32(Protocol):
-    """The Win32 calls this module needs (see ``_CtypesWin32``)."""
+    """The Win32 calls this module needs (the real ones: ``_win32_ctypes.CtypesWin32``)."""
 
     def create_job(self, name: str | None) -> int: ...
     def set_job_limits(
@@ -183,9 +183,9 @@ class WindowsPlatform(Platform):
 
 
 def _ctypes_win32() -> Win32:
-    if sys.platform != "win32":
-        raise OSError("the Windows platform layer needs Windows")
-    from nodekeeper.core.platform import _win32_ctypes
+    """The real Win32 calls; the bindings module is imported here, on Windows only."""
+    if sys.platform == "win32":
+        from nodekeeper.core.platform._win32_ctypes import CtypesWin32
 
-    api: Win32 = getattr(_win32_ctypes, "CtypesWin32")()  # noqa: B009 (defined on Windows only)
-    return api
+        return CtypesWin32()
+    raise OSError("the Windows platform layer needs Windows")
