@@ -1,6 +1,6 @@
 """Platform ids in Go's names, as release artifacts are named (``linux-amd64``).
 
-Storj and the release layout (DESIGN.md §5.1) name artifacts
+Storj and the release layout (docs/contract.md) name artifacts
 ``<os>-<arch>.zip`` with Go's ``GOOS``/``GOARCH`` values. ``go_os`` and
 ``go_arch`` are pure mappings; ``current_*`` ask the running interpreter.
 
