@@ -25,10 +25,13 @@ __all__ = [
 
 
 def current_platform() -> Platform:
+    # if/else rather than an early return, so that mypy --platform skips the
+    # branch of the other OS, as Python does.
     if sys.platform == "win32":
         from nodekeeper.core.platform.windows import WindowsPlatform
 
         return WindowsPlatform()
-    from nodekeeper.core.platform.posix import PosixPlatform
+    else:
+        from nodekeeper.core.platform.posix import PosixPlatform
 
-    return PosixPlatform()
+        return PosixPlatform()

@@ -32,6 +32,10 @@ from nodekeeper.core.platform.base import (
     SpawnRequest,
 )
 
+# current_platform() imports this module only off Windows; the assert also
+# tells `mypy --platform win32` that nothing below runs there.
+assert sys.platform != "win32", "nodekeeper.core.platform.posix is not for Windows"
+
 _PR_SET_PDEATHSIG = 1
 
 
