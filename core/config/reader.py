@@ -101,6 +101,7 @@ def _updates(t: Table, v: dict[str, Any]) -> UpdatesConfig:
             "trusted_root", "required when updates.source is 'tuf' (the repository's root.json)"
         )
     if t.get("url") is None:
+        # The default follows the source; the schema's is the default source's.
         if source not in DEFAULT_UPDATE_URLS:
             raise t.error("url", f"required when updates.source is {source!r}")
         v["url"] = DEFAULT_UPDATE_URLS[source]
