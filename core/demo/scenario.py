@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from nodekeeper.core.config import to_toml
 from nodekeeper.core.demo.package import (
     build_faulty_release_zip,
     build_release_binary,
@@ -38,8 +39,40 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _toml_list(items: list[str]) -> str:
-    return "[" + ", ".join(json.dumps(item) for item in items) + "]"
+def demo_config(
+    *,
+    node_port: int,
+    initial_binary: Path,
+    repo: Path,
+    repo_url: str,
+    data_dir: Path,
+    logs_dir: Path,
+    socket: Path,
+) -> dict[str, Any]:
+    """The demo core's configuration: quick health checks and probation, a local TUF repository."""
+    return {
+        "instance": "demo",
+        "node": {
+            "command": ["{binary}", "run", "--port", str(node_port), "--log-rate", "5"],
+            "initial_binary": initial_binary,
+            "health_url": f"http://127.0.0.1:{node_port}/api/sno",
+            "health_interval": "1s",
+            "health_timeout": "500ms",
+            "health_failures": 3,
+            "stop_timeout": "5s",
+        },
+        "updates": {
+            "enabled": True,
+            "source": "tuf",
+            "url": repo_url,
+            "trusted_root": repo / "metadata" / "1.root.json",
+            "allow_http": True,
+            "startup_delay": "1h",
+            "probation": "4s",
+        },
+        "logs": {"dir": logs_dir, "max_file_size": "1MiB"},
+        "paths": {"data_dir": data_dir, "socket": socket},
+    }
 
 
 class Demo:
@@ -49,6 +82,7 @@ class Demo:
         self.port = _free_port()
         self.data_dir = root / "data"
         self.config = root / "nodekeeper.toml"
+        self.socket = root / "demo.sock"
         self.core: subprocess.Popen[bytes] | None = None
         self.started = time.monotonic()
         self.repo = root / "repo"
@@ -139,36 +173,16 @@ class Demo:
 
     def write_config(self) -> None:
         binary = build_release_binary("1.0.0", self.root / "release" / "storagenode")
-        command = ["{binary}", "run", "--port", str(self.port), "--log-rate", "5"]
-        self.config.write_text(f"""\
-instance = "demo"
-
-[node]
-command = {_toml_list(command)}
-initial_binary = {json.dumps(str(binary))}
-health_url = "http://127.0.0.1:{self.port}/api/sno"
-health_interval = "1s"
-health_timeout = "500ms"
-health_failures = 3
-stop_timeout = "5s"
-
-[updates]
-enabled = true
-source = "tuf"
-url = "{self.repo_url}"
-trusted_root = {json.dumps(str(self.repo / "metadata" / "1.root.json"))}
-allow_http = true
-startup_delay = "1h"
-probation = "4s"
-
-[logs]
-dir = {json.dumps(str(self.root / "logs"))}
-max_file_size = "1MiB"
-
-[paths]
-data_dir = {json.dumps(str(self.data_dir))}
-socket = {json.dumps(str(self.root / "demo.sock"))}
-""")
+        data = demo_config(
+            node_port=self.port,
+            initial_binary=binary,
+            repo=self.repo,
+            repo_url=self.repo_url,
+            data_dir=self.data_dir,
+            logs_dir=self.root / "logs",
+            socket=self.socket,
+        )
+        self.config.write_text(to_toml(data), encoding="ascii")
 
     def start_core(self) -> None:
         log = open(self.root / "core.out", "ab")
@@ -265,7 +279,7 @@ socket = {json.dumps(str(self.root / "demo.sock"))}
     def check(self) -> dict[str, Any]:
         from nodekeeper.core.ipc.client import Client
 
-        with Client(str(self.root / "demo.sock")) as client:
+        with Client(str(self.socket)) as client:
             decision: dict[str, Any] = client.call("check_now")
         return decision
 

@@ -1,12 +1,11 @@
-"""The configuration file (core/config.py): defaults, validation, round trip."""
+"""Bad configuration files: each problem is one line naming the file and the key."""
 
 from __future__ import annotations
 
 import copy
-import tomllib
 from collections.abc import Callable
 from dataclasses import fields
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,42 +13,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nodekeeper.core.config import (
-    Config,
-    GiB,
     LimitsConfig,
     LogsConfig,
-    MiB,
     NodeConfig,
     NotifyConfig,
     PathsConfig,
     UpdatesConfig,
     config_from_dict,
-    config_to_dict,
-    config_to_toml,
     load_config,
 )
 from nodekeeper.core.errors import ConfigError
-from nodekeeper.core.paths import DefaultPaths
-from tests.helpers import to_toml
-
-Data = dict[str, Any]
-
-LINUX_ROOT = DefaultPaths(
-    data_dir=PurePosixPath("/var/lib/nodekeeper/sn"),
-    socket="/run/nodekeeper/sn.sock",
-    config=PurePosixPath("/etc/nodekeeper/sn.toml"),
-    socket_dir="/run/nodekeeper",
-)
-
-
-def minimal() -> Data:
-    return {"node": {"command": ["{binary}", "run"]}}
-
-
-def write(tmp_path: Path, data: Data, name: str = "nk.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(to_toml(data))
-    return path
+from tests.unit.config.support import LINUX_ROOT, Data, minimal, write
 
 
 def setter(table: str | None, key: str, value: Any) -> Callable[[Data], None]:
@@ -247,244 +221,6 @@ def test_bad_table_has_more_than_thirty_cases() -> None:
     assert len(BAD) >= 30
 
 
-def test_missing_file_is_one_line(tmp_path: Path) -> None:
-    path = tmp_path / "absent.toml"
-    with pytest.raises(ConfigError, match="cannot read the config file: No such file") as caught:
-        load_config(path)
-    assert str(caught.value).startswith(f"{path}: ")
-
-
-def test_directory_instead_of_file_is_one_line(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read the config file"):
-        load_config(tmp_path)
-
-
-def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
-    path = tmp_path / "broken.toml"
-    path.write_text('instance = "x"\n[node\ncommand = ["a"]\n')
-    with pytest.raises(ConfigError, match=r"TOML syntax error.*line 2") as caught:
-        load_config(path)
-    assert str(caught.value).startswith(str(path))
-
-
-def test_non_utf8_file_is_rejected(tmp_path: Path) -> None:
-    path = tmp_path / "latin1.toml"
-    path.write_bytes(b'instance = "n\xf6de"\n')
-    with pytest.raises(ConfigError, match="not UTF-8"):
-        load_config(path)
-
-
-def test_minimal_config_gets_every_default(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, minimal()), LINUX_ROOT)
-    assert config.instance == "storagenode"
-    assert config.source == tmp_path / "nk.toml"
-    n = config.node
-    assert n.command == ("{binary}", "run")
-    assert (n.binary_name, n.initial_binary, n.initial_version, n.workdir) == (
-        "storagenode",
-        None,
-        None,
-        None,
-    )
-    assert dict(n.env) == {}
-    assert (n.stop_signal, n.stop_timeout, n.health_url) == ("SIGINT", 30.0, None)
-    assert (n.health_interval, n.health_timeout, n.health_failures) == (30.0, 10.0, 3)
-    assert (n.restart_delay, n.restart_delay_max, n.stable_after) == (0.1, 300.0, 600.0)
-    assert (n.crash_loop_restarts, n.crash_loop_window) == (10, 600.0)
-    assert (config.limits.memory_max, config.limits.cpu_max, config.limits.nice) == (
-        None,
-        None,
-        None,
-    )
-    u = config.updates
-    assert (u.enabled, u.source, u.url, u.trusted_root) == (
-        True,
-        "storj",
-        "https://version.storj.io",
-        None,
-    )
-    assert (u.process, u.repository, u.public_key, u.node_id) == (
-        "storagenode",
-        "storj/storj",
-        None,
-        None,
-    )
-    assert (u.interval, u.jitter, u.startup_delay, u.probation) == (43200.0, 3600.0, 300.0, 300.0)
-    assert (u.keep_versions, u.min_free_space, u.allow_http) == (3, GiB, False)
-    assert config.paths.data_dir == Path("/var/lib/nodekeeper/sn")
-    assert config.paths.socket == "/run/nodekeeper/sn.sock"
-    assert config.logs.dir == Path("/var/lib/nodekeeper/sn/logs")
-    assert (config.logs.max_file_size, config.logs.max_total_size) == (10 * MiB, GiB)
-    assert (config.logs.max_age, config.logs.compress) == (30 * 86400.0, True)
-    assert config.notify.webhook_url is None
-
-
-def full() -> Data:
-    return {
-        "instance": "sn-2",
-        "node": {
-            "command": ["{binary}", "run", "--config-dir", "/etc/storj"],
-            "binary_name": "storagenode",
-            "initial_binary": "/usr/local/bin/storagenode",
-            "initial_version": "1.2.3",
-            "workdir": "work",
-            "env": {"STORJ_LOG_LEVEL": "info", "Q": 'a "quoted" \\ value\twith tab'},
-            "stop_signal": "SIGTERM",
-            "stop_timeout": "45s",
-            "health_url": "http://127.0.0.1:14002/api/sno",
-            "health_interval": "30s",
-            "health_timeout": "500ms",
-            "health_failures": 5,
-            "restart_delay": "250ms",
-            "restart_delay_max": "5m",
-            "stable_after": "10m",
-            "crash_loop_restarts": 7,
-            "crash_loop_window": "1h",
-        },
-        "limits": {"memory_max": "4GiB", "cpu_max": 1.5, "nice": 10},
-        "updates": {
-            "enabled": False,
-            "source": "tuf",
-            "url": "http://127.0.0.1:8080/",
-            "trusted_root": "root.json",
-            "process": "storagenode",
-            "repository": "storj/storj",
-            "public_key": "AB" * 32,
-            "interval": "1h",
-            "jitter": "5m",
-            "startup_delay": "0s",
-            "probation": "2m",
-            "keep_versions": 4,
-            "node_id": "12vha9oTFnerxYRgeQ2BZqoFrLrnmmf5UWTCY2jA77dF1YvWew",
-            "min_free_space": "500MB",
-            "allow_http": True,
-        },
-        "logs": {
-            "dir": "/var/log/nk",
-            "max_file_size": "1MiB",
-            "max_total_size": "100MiB",
-            "max_age": "7d",
-            "compress": False,
-        },
-        "notify": {"webhook_url": "https://hooks.example.org/x"},
-        "paths": {"data_dir": "data", "socket": "run/nk.sock"},
-    }
-
-
-def test_every_key_is_read_with_its_units(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, full()), LINUX_ROOT)
-    assert config.instance == "sn-2"
-    assert config.node.workdir == tmp_path / "work"
-    assert config.node.env["Q"] == 'a "quoted" \\ value\twith tab'
-    assert (config.node.stop_timeout, config.node.health_timeout, config.node.restart_delay) == (
-        45.0,
-        0.5,
-        0.25,
-    )
-    assert config.node.crash_loop_window == 3600.0
-    assert (
-        config.limits.memory_max == 4 * GiB
-        and config.limits.cpu_max == 1.5
-        and config.limits.nice == 10
-    )
-    assert config.updates.trusted_root == tmp_path / "root.json"
-    assert config.updates.public_key == "ab" * 32
-    assert config.updates.min_free_space == 500 * 10**6
-    assert (config.updates.interval, config.updates.jitter, config.updates.startup_delay) == (
-        3600.0,
-        300.0,
-        0.0,
-    )
-    assert config.logs.max_age == 7 * 86400.0 and config.logs.max_file_size == MiB
-    assert config.paths.data_dir == tmp_path / "data"
-    assert config.paths.socket == str(tmp_path / "run" / "nk.sock")
-
-
-def test_relative_paths_are_resolved_against_the_config_folder(tmp_path: Path) -> None:
-    folder = tmp_path / "etc"
-    folder.mkdir()
-    data = minimal()
-    data["paths"] = {"data_dir": "../state"}
-    data["node"]["initial_binary"] = "bin/sn"
-    config = load_config(write(folder, data))
-    assert config.paths.data_dir == folder / ".." / "state"
-    assert config.node.initial_binary == folder / "bin" / "sn"
-    assert config.logs.dir == config.paths.data_dir / "logs"
-
-
-def test_config_path_given_relative_is_made_absolute(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    write(tmp_path, minimal())
-    monkeypatch.chdir(tmp_path)
-    assert load_config("nk.toml", LINUX_ROOT).source == tmp_path / "nk.toml"
-
-
-@pytest.mark.parametrize("builder", [minimal, full], ids=["minimal", "full"])
-def test_config_round_trips_through_toml(tmp_path: Path, builder: Callable[[], Data]) -> None:
-    original = load_config(write(tmp_path, builder()), LINUX_ROOT)
-    text = config_to_toml(original)
-    again = config_from_dict(tomllib.loads(text), original.source, LINUX_ROOT)
-    assert again == original
-    assert config_to_dict(again) == config_to_dict(original)
-
-
-@pytest.mark.parametrize(
-    ("written", "stored"),
-    [
-        ("SIGINT", "SIGINT"),
-        ("sigterm", "SIGTERM"),
-        ("HUP", "SIGHUP"),
-        ("CTRL_BREAK", "CTRL_BREAK"),
-        ("CTRL_C_EVENT", "CTRL_C"),
-    ],
-)
-def test_stop_signal_names_are_normalised(tmp_path: Path, written: str, stored: str) -> None:
-    data = minimal()
-    data["node"]["stop_signal"] = written
-    assert load_config(write(tmp_path, data), LINUX_ROOT).node.stop_signal == stored
-
-
-@pytest.mark.parametrize(
-    ("source", "url"), [("storj", "https://version.storj.io"), ("github", "https://api.github.com")]
-)
-def test_update_url_default_follows_the_source(tmp_path: Path, source: str, url: str) -> None:
-    data = minimal()
-    data["updates"] = {"source": source}
-    assert load_config(write(tmp_path, data), LINUX_ROOT).updates.url == url
-
-
-def test_http_update_url_is_allowed_only_with_allow_http(tmp_path: Path) -> None:
-    data = minimal()
-    data["updates"] = {"url": "http://127.0.0.1:9/", "allow_http": True}
-    assert load_config(write(tmp_path, data), LINUX_ROOT).updates.url == "http://127.0.0.1:9/"
-
-
-@pytest.mark.parametrize(
-    "node_id", ["12vha9oTFnerxYRgeQ2BZqoFrLrnmmf5UWTCY2jA77dF1YvWew", "00" * 32]
-)
-def test_node_id_accepts_base58_and_hex(tmp_path: Path, node_id: str) -> None:
-    data = minimal()
-    data["updates"] = {"node_id": node_id}
-    assert load_config(write(tmp_path, data), LINUX_ROOT).updates.node_id == node_id
-
-
-def test_config_is_frozen(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, minimal()), LINUX_ROOT)
-    with pytest.raises(AttributeError):
-        config.instance = "other"  # type: ignore[misc]
-    with pytest.raises(TypeError):
-        config.node.env["X"] = "1"  # type: ignore[index]
-
-
-def test_default_paths_follow_the_instance_name(tmp_path: Path) -> None:
-    data = minimal()
-    data["instance"] = "second"
-    config: Config = load_config(write(tmp_path, data))
-    assert config.paths.data_dir.name == "second"
-    assert "second" in config.paths.socket
-
-
 durations = st.tuples(
     st.integers(min_value=1, max_value=10**5), st.sampled_from(["ms", "s", "m", "h", "d"])
 )
@@ -522,17 +258,6 @@ def test_arbitrary_extra_tables_never_crash_only_config_errors(junk: dict[str, A
         config_from_dict(data, Path("/etc/nk.toml"), LINUX_ROOT)
     except ConfigError as exc:
         assert str(exc).startswith("/etc/nk.toml: node.") and "\n" not in str(exc)
-
-
-def test_an_overlong_default_socket_is_reported_with_the_key_to_set(tmp_path: Path) -> None:
-    deep = DefaultPaths(
-        data_dir=PurePosixPath("/home/" + "u" * 100),
-        socket="/home/" + "u" * 100 + "/sn.sock",
-        config=PurePosixPath("/home/u/sn.toml"),
-        socket_dir="/home/" + "u" * 100,
-    )
-    with pytest.raises(ConfigError, match=r"paths\.socket: path is 114 bytes.*set paths\.socket"):
-        config_from_dict(minimal(), tmp_path / "nk.toml", deep)
 
 
 SECTION_KEYS = [
