@@ -28,8 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import stat
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
@@ -39,17 +37,14 @@ from nodekeeper.core.ipc import protocol
 from nodekeeper.core.ipc.methods import METHODS
 from nodekeeper.core.ipc.peercred import AccessPolicy, peer_credentials
 from nodekeeper.core.ipc.session import Call, Send, Session, Step, is_bug
+from nodekeeper.core.ipc.unix_listener import UnixListener
 from nodekeeper.core.paths import WINDOWS_PIPE_PREFIX
 from nodekeeper.core.platform.winpipe import PipeApi, PipeListener, ctypes_pipe_api
 
 _log = logging.getLogger(__name__)
 
-SOCKET_MODE = 0o660
 MAX_BUFFERED = 1024 * 1024
 READ_CHUNK = 64 * 1024
-STALE_PROBE_TIMEOUT = 1.0
-# Connection storms queue here instead of being refused (the kernel caps it at somaxconn).
-BACKLOG = 1024
 
 # What the core does for one method: called with the request's checked
 # parameters as keyword arguments (core/service.py registers them).
@@ -150,12 +145,11 @@ class ControlServer:
         self.policy = policy or AccessPolicy()
         self.max_buffered = max_buffered
         self.clock = clock
-        self._server: asyncio.base_events.Server | None = None
+        self._unix: UnixListener | None = None
         self._connections: set[_Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._unsubscribe: Callable[[], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._inode: tuple[int, int] | None = None
         self._pipe_api = pipe_api
         self._pipe: PipeListener | None = None
 
@@ -166,32 +160,14 @@ class ControlServer:
     # -- lifecycle ---------------------------------------------------------
 
     async def start(self) -> None:
-        """Bind the socket (replacing a stale one), set its mode and group, start serving."""
+        """Listen (replacing a stale socket file), then follow the event bus."""
         self._loop = asyncio.get_running_loop()
         if self.path.startswith(WINDOWS_PIPE_PREFIX):
             await self._start_pipe()
             return
-        await self._remove_stale_socket()
-        directory = os.path.dirname(self.path) or "."
-        try:
-            os.makedirs(directory, mode=0o755, exist_ok=True)
-            self._server = await asyncio.start_unix_server(
-                self._serve_client, path=self.path, limit=protocol.MAX_LINE + 1, backlog=BACKLOG
-            )
-            info = os.stat(self.path)
-            self._inode = (info.st_dev, info.st_ino)
-            # Bound with the process umask (022 by default: nobody else may connect
-            # yet), then opened up to exactly 0660 and the control group.
-            os.chmod(self.path, SOCKET_MODE)
-            gid = self.policy.control_gid()
-            if gid is not None:
-                try:
-                    os.chown(self.path, -1, gid)
-                except PermissionError:
-                    _log.warning("cannot give %s to group nodekeeper (not allowed)", self.path)
-        except OSError as exc:
-            await self.close()
-            raise OperationFailed(f"cannot listen on {self.path}: {exc.strerror or exc}") from None
+        listener = UnixListener(self.path, self.policy.control_gid)
+        await listener.start(self._serve_client)
+        self._unix = listener
         self._unsubscribe = self.bus.subscribe(self._on_event)
         _log.info("control socket listening on %s", self.path)
 
@@ -214,49 +190,17 @@ class ControlServer:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        if self._server is not None:
-            self._server.close()
+        if self._unix is not None:
+            self._unix.stop_accepting()
         for connection in list(self._connections):
             connection.abort()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await self._server.wait_closed()
-            self._server = None
-        self._remove_own_socket()
-
-    async def _remove_stale_socket(self) -> None:
-        try:
-            info = os.lstat(self.path)
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise OperationFailed(f"cannot listen on {self.path}: {exc.strerror or exc}") from None
-        if not stat.S_ISSOCK(info.st_mode):
-            raise OperationFailed(
-                f"{self.path} exists and is not a socket; remove it or set paths.socket elsewhere"
-            )
-        if await _answers(self.path):
-            raise OperationFailed(
-                f"another core is already listening on {self.path}; stop it or set paths.socket elsewhere"
-            )
-        _log.info("removing stale socket %s", self.path)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
-
-    def _remove_own_socket(self) -> None:
-        if self._inode is None:
-            return
-        try:
-            info = os.lstat(self.path)
-            if (info.st_dev, info.st_ino) == self._inode:
-                os.unlink(self.path)
-        except OSError:
-            pass
-        self._inode = None
+        if self._unix is not None:
+            await self._unix.wait_closed()
+            self._unix = None
 
     # -- events ------------------------------------------------------------
 
@@ -365,15 +309,3 @@ class ControlServer:
             replies = [session.subscribe_failed(request, exc)]
         for data in replies:
             connection.send(data)
-
-
-async def _answers(path: str) -> bool:
-    """Whether something accepts connections on the Unix socket ``path``."""
-    try:
-        _reader, writer = await asyncio.wait_for(
-            asyncio.open_unix_connection(path), STALE_PROBE_TIMEOUT
-        )
-    except (OSError, TimeoutError):
-        return False
-    writer.transport.abort()
-    return True
