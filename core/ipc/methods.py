@@ -74,6 +74,8 @@ class Cli:
     help: str
     # Printed on success by commands without output of their own.
     done: str = ""
+    # Help of the command's --json option (the result as JSON); empty: no such option.
+    json_help: str = ""
     # False: a module of its own registers the command (``logs`` also reads log files).
     generic: bool = True
 
@@ -127,7 +129,11 @@ METHODS: Mapping[str, Method] = _table(
         "status",
         "the status object: node, updates, logs and limits (DESIGN.md §6)",
         changes_state=False,
-        cli=Cli("status", "show the node's and the core's state"),
+        cli=Cli(
+            "status",
+            "show the node's and the core's state",
+            json_help="print the status object as JSON",
+        ),
     ),
     Method(
         "logs_tail",
@@ -165,7 +171,11 @@ METHODS: Mapping[str, Method] = _table(
         "check for an update now and act on the decision",
         changes_state=True,
         slow=True,
-        cli=Cli("check", "check for an update now and print the decision"),
+        cli=Cli(
+            "check",
+            "check for an update now and print the decision",
+            json_help="print the decision as JSON",
+        ),
         menu=MenuAction("check", "check failed"),
     ),
     Method(
