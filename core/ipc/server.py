@@ -107,6 +107,8 @@ class _Connection:
             self.abort()
 
     def deliver(self, data: bytes) -> None:
+        if self.closed:
+            return
         now = self.session.event(data)
         if self.session.overflowed:
             _log.warning(
