@@ -23,7 +23,7 @@ from nodekeeper.core.config import Config
 from nodekeeper.core.errors import ConfigError, NodekeeperError, OperationFailed
 from nodekeeper.core.events import EventBus
 from nodekeeper.core.fsutil import write_atomic
-from nodekeeper.core.ipc.server import ControlServer
+from nodekeeper.core.ipc.server import ControlServer, Handler
 from nodekeeper.core.logs.capture import LogCapture
 from nodekeeper.core.notify import WebhookNotifier
 from nodekeeper.core.platform import LimitSettings, Platform, current_platform
@@ -163,26 +163,15 @@ class Core:
         return await self.updater.check_now()
 
 
-class _Handlers:
-    """Adapts :class:`Core` to the control server's handler interface."""
-
-    def __init__(self, core: Core) -> None:
-        self._core = core
-
-    async def status(self) -> dict[str, Any]:
-        return await self._core.handle_status()
-
-    async def set_updates(self, enabled: bool) -> dict[str, Any]:
-        return await self._core.handle_set_updates(enabled)
-
-    async def check_now(self) -> dict[str, Any]:
-        return await self._core.handle_check_now()
-
-    async def restart_node(self) -> dict[str, Any]:
-        return await self._core.handle_restart_node()
-
-    async def logs_tail(self, lines: int) -> list[str]:
-        return await self._core.handle_logs_tail(lines)
+def control_handlers(core: Core) -> dict[str, Handler]:
+    """What the core does for each control-socket method (core/ipc/methods.py lists them)."""
+    return {
+        "status": core.handle_status,
+        "set_updates": core.handle_set_updates,
+        "check_now": core.handle_check_now,
+        "restart_node": core.handle_restart_node,
+        "logs_tail": core.handle_logs_tail,
+    }
 
 
 def check_command_runnable(config: Config, states: StateStore, store: VersionStore) -> None:
@@ -254,7 +243,7 @@ async def serve(core: Core) -> None:
     config = core.config
     server = ControlServer(
         config.paths.socket,
-        _Handlers(core),
+        control_handlers(core),
         core.bus,
         instance=config.instance,
         core_version=__version__,

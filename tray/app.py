@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
 from nodekeeper.core import __version__
 from nodekeeper.core.errors import ConfigError
+from nodekeeper.core.ipc.methods import Method, for_menu_item
 from nodekeeper.tray.connection import STATUS_POLL_MS, CoreConnection
 from nodekeeper.tray.discovery import Endpoint, discover
 from nodekeeper.tray.icons import STYLES, IconSet, auto_style
@@ -265,41 +266,33 @@ class TrayApp(QObject):
     # -- menu actions --------------------------------------------------------
 
     def _on_item(self, key: str, item: str, checked: bool) -> None:
-        connection = self.connections[key]
-        if item == "updates":
-            connection.request(
-                "set_updates",
-                {"enabled": checked},
-                lambda ok, res: self._after_request(key, "updates", ok, res),
-            )
-        elif item == "check":
-            connection.request("check_now", reply=lambda ok, res: self._after_check(key, ok, res))
-        elif item == "restart":
-            connection.request(
-                "restart_node", reply=lambda ok, res: self._after_request(key, "restart", ok, res)
+        method = for_menu_item(item)
+        if method is not None:
+            # A checkable item's new state is the method's boolean parameter.
+            params = {p.name: checked for p in method.params if p.kind is bool}
+            self.connections[key].request(
+                method.name,
+                params or None,
+                lambda ok, res: self._after_request(key, method, ok, res),
             )
         elif item in ("dashboard", "logs"):
             self._open(key, item)
 
-    def _after_request(self, key: str, what: str, ok: bool, result: Any) -> None:
-        model = self.models[key]
-        if ok:
-            self.connections[key].refresh_status()
-            return
-        action = {"updates": "change automatic updates", "restart": "restart the node"}[what]
-        self._offer(
-            Notification("request-failed", f"{model.name}: could not {action}", str(result), key)
-        )
-        self._refresh()  # puts the checkbox back to what the core says
-
-    def _after_check(self, key: str, ok: bool, result: Any) -> None:
+    def _after_request(self, key: str, method: Method, ok: bool, result: Any) -> None:
         model = self.models[key]
         if not ok:
+            failure = method.menu.failure if method.menu is not None else method.name
             self._offer(
-                Notification("request-failed", f"{model.name}: check failed", str(result), key)
+                Notification("request-failed", f"{model.name}: {failure}", str(result), key)
             )
+            self._refresh()  # puts the checkbox back to what the core says
             return
         self.connections[key].refresh_status()
+        if method.name == "check_now":
+            self._report_check(key, result)
+
+    def _report_check(self, key: str, result: Any) -> None:
+        model = self.models[key]
         text = "Checked for updates"
         if isinstance(result, dict):
             action, target, reason = (

@@ -2,7 +2,8 @@
 
 Speaks the JSON-lines protocol of DESIGN.md §8 over ``QLocalSocket``
 (a Unix socket, or a named pipe on Windows), with the framing and checks of
-``nodekeeper.core.ipc.protocol``: waits for ``hello``, subscribes (a full status
+``nodekeeper.core.ipc.protocol`` and the methods table of
+``nodekeeper.core.ipc.methods``: waits for ``hello``, subscribes (a full status
 snapshot, then events), refreshes the status after each event, and
 reconnects with capped exponential backoff when the core goes away.
 Everything a core sends is validated; a bad message is reported as one
@@ -19,6 +20,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtNetwork import QLocalSocket
 
 from nodekeeper.core.ipc import protocol
+from nodekeeper.core.ipc.methods import METHODS, ParamError
 from nodekeeper.tray.model import BadStatus, NodeStatus, parse_status
 
 HELLO_TIMEOUT_MS = 5000
@@ -31,6 +33,18 @@ STATUS_POLL_MS = 5000
 _NO_REFRESH_EVENTS = frozenset({"update-progress"})
 
 Reply = Callable[[bool, Any], None]
+
+
+def _refusal(method: str, params: Mapping[str, Any] | None) -> str | None:
+    """Why the core would refuse this request as malformed, or None."""
+    spec = METHODS.get(method)
+    if spec is None:
+        return f"{method}: unknown method"
+    try:
+        spec.check_params(params or {})
+    except ParamError as exc:
+        return f"{method}: {exc}"
+    return None
 
 
 def reconnect_delay(
@@ -106,10 +120,19 @@ class CoreConnection(QObject):
     def request(
         self, method: str, params: Mapping[str, Any] | None = None, reply: Reply | None = None
     ) -> None:
-        """Send a request; ``reply(ok, result_or_message)`` is called exactly once, later."""
-        if not self.is_ready:
+        """Send a request; ``reply(ok, result_or_message)`` is called exactly once, later.
+
+        A request the table of methods would refuse is answered here, without
+        a round trip: it is a bug in the tray, reported as a problem.
+        """
+        refusal = _refusal(method, params)
+        if refusal is not None:
+            self.problem.emit(f"{self.socket_path}: {refusal}")
+        elif not self.is_ready:
+            refusal = "core not reachable"
+        if refusal is not None:
             if reply is not None:
-                QTimer.singleShot(0, lambda: reply(False, "core not reachable"))
+                QTimer.singleShot(0, lambda: reply(False, refusal))
             return
         request_id = self._next_id
         self._next_id += 1

@@ -1,47 +1,53 @@
 """CLI commands that talk to a running core: `status`, `updates on|off`, `check`, `restart`.
 
-Each finds the socket (``--socket PATH``, else ``--config FILE``'s
-``paths.socket``, else the default socket of instance "storagenode"),
-asks the core through :class:`nodekeeper.core.ipc.client.Client` and prints the
-answer. The text forms are for people; ``--json`` prints the contract
+There is one command per method of the table in
+:mod:`nodekeeper.core.ipc.methods` that has a generic CLI use; its
+parameters become arguments (a boolean one is ``on|off``). Each finds the
+socket (``--socket PATH``, else ``--config FILE``'s ``paths.socket``, else
+the default socket of instance "storagenode"), asks the core through
+:class:`nodekeeper.core.ipc.client.Client` and prints the answer. The text forms are for people; ``--json`` prints the contract
 objects of DESIGN.md §4/§6 unchanged.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from nodekeeper.core.errors import OperationFailed
 from nodekeeper.core.ipc.client import Client
+from nodekeeper.core.ipc.methods import METHODS, Method, Param
 
 DECISION_ACTIONS = ("none", "update", "rollback", "notify")
-CHECK_TIMEOUT = 180.0
+# A boolean parameter on the command line: `nodekeeper updates on|off`.
+SWITCH = ("on", "off")
 
 
 def register(sub: Any) -> None:
-    status = sub.add_parser("status", help="show the node's and the core's state")
-    target_options(status)
-    status.add_argument("--json", action="store_true", help="print the status object as JSON")
-    status.set_defaults(func=run_status)
+    """A command for every method of the table whose CLI use is generic."""
+    for method in METHODS.values():
+        cli = method.cli
+        if cli is None or not cli.generic:
+            continue
+        parser = sub.add_parser(cli.command, help=cli.help)
+        for param in method.params:
+            _add_param(parser, param)
+        target_options(parser)
+        if cli.json_help:
+            parser.add_argument("--json", action="store_true", help=cli.json_help)
+        parser.set_defaults(func=functools.partial(run_method, method))
 
-    updates = sub.add_parser("updates", help="switch automatic updates on or off")
-    updates.add_argument(
-        "switch", choices=("on", "off"), help="on: install updates; off: only notify"
-    )
-    target_options(updates)
-    updates.set_defaults(func=run_updates)
 
-    check = sub.add_parser("check", help="check for an update now and print the decision")
-    target_options(check)
-    check.add_argument("--json", action="store_true", help="print the decision as JSON")
-    check.set_defaults(func=run_check)
-
-    restart = sub.add_parser("restart", help="restart the node")
-    target_options(restart)
-    restart.set_defaults(func=run_restart)
+def _add_param(parser: argparse.ArgumentParser, param: Param) -> None:
+    if param.kind is bool:
+        parser.add_argument(param.name, choices=SWITCH, help=param.help)
+    else:
+        parser.add_argument(
+            f"--{param.name}", type=int, default=param.default, metavar="N", help=param.help
+        )
 
 
 def target_options(parser: argparse.ArgumentParser) -> None:
@@ -68,36 +74,45 @@ def _connect(args: argparse.Namespace) -> Client:
     return Client(socket_path(args))
 
 
-def run_status(args: argparse.Namespace) -> int:
+def run_method(method: Method, args: argparse.Namespace) -> int:
+    """Call ``method`` with the parameters from the command line and print the answer."""
+    params = {p.name: _param_value(p, getattr(args, p.name)) for p in method.params}
     with _connect(args) as client:
-        status = client.call("status")
+        result = client.call(method.name, params or None)
         path = client.path
+    printer = _PRINTERS.get(method.name)
+    if printer is not None:
+        printer(args, result, path)
+    elif getattr(args, "json", False):
+        print(json.dumps(result, indent=2))
+    else:
+        assert method.cli is not None
+        print(method.cli.done or json.dumps(result))
+    return 0
+
+
+def _param_value(param: Param, value: Any) -> Any:
+    return value == SWITCH[0] if param.kind is bool else value
+
+
+def _print_status(args: argparse.Namespace, status: Any, path: str) -> None:
     if not isinstance(status, dict):
         raise OperationFailed("status: the core sent something that is not a status object")
     if args.json:
         print(json.dumps(status, indent=2, sort_keys=False))
     else:
         print(format_status(status, path))
-    return 0
 
 
-def run_updates(args: argparse.Namespace) -> int:
-    enabled = args.switch == "on"
-    with _connect(args) as client:
-        result = client.call("set_updates", {"enabled": enabled})
+def _print_updates(args: argparse.Namespace, result: Any, _path: str) -> None:
+    switch = args.enabled
+    enabled = switch == SWITCH[0]
     if not isinstance(result, dict) or result.get("enabled") is not enabled:
-        raise OperationFailed(f"updates {args.switch}: the core did not confirm the change")
-    print(
-        f"automatic updates are {args.switch}"
-        + ("" if enabled else " (checks still run and notify)")
-    )
-    return 0
+        raise OperationFailed(f"updates {switch}: the core did not confirm the change")
+    print(f"automatic updates are {switch}" + ("" if enabled else " (checks still run and notify)"))
 
 
-def run_check(args: argparse.Namespace) -> int:
-    # A check asks the release source over the network: allow it more time.
-    with Client(socket_path(args), timeout=CHECK_TIMEOUT) as client:
-        decision = client.call("check_now")
+def _print_decision(args: argparse.Namespace, decision: Any, _path: str) -> None:
     problem = decision_problem(decision)
     if problem:
         raise OperationFailed(f"check: the core sent a bad decision ({problem})")
@@ -105,14 +120,14 @@ def run_check(args: argparse.Namespace) -> int:
         print(json.dumps({k: decision[k] for k in ("action", "target", "reason")}))
     else:
         print(format_decision(decision))
-    return 0
 
 
-def run_restart(args: argparse.Namespace) -> int:
-    with _connect(args) as client:
-        client.call("restart_node")
-    print("node restart requested")
-    return 0
+# How a command shows its method's answer; others print the table's ``done`` text.
+_PRINTERS: dict[str, Callable[[argparse.Namespace, Any, str], None]] = {
+    "status": _print_status,
+    "set_updates": _print_updates,
+    "check_now": _print_decision,
+}
 
 
 # -- pure formatting -----------------------------------------------------------

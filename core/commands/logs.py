@@ -16,6 +16,7 @@ from typing import Any
 
 from nodekeeper.core.commands.client import socket_path, target_options
 from nodekeeper.core.errors import OperationFailed, UsageError
+from nodekeeper.core.ipc.methods import METHODS
 
 
 def _line_count(text: str) -> int:
@@ -29,7 +30,9 @@ def _line_count(text: str) -> int:
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("logs", help="print or follow the node's log")
+    cli = METHODS["logs_tail"].cli
+    assert cli is not None
+    parser = sub.add_parser(cli.command, help=cli.help)
     target_options(parser)
     parser.add_argument(
         "-n", "--lines", type=_line_count, default=10, metavar="N", help="lines to print (10)"

@@ -20,6 +20,7 @@ from typing import Any
 
 from nodekeeper.core.errors import CoreUnreachable, OperationFailed
 from nodekeeper.core.ipc import protocol
+from nodekeeper.core.ipc.methods import METHODS, SLOW_ANSWER_TIMEOUT
 
 DEFAULT_TIMEOUT = 30.0
 START_HINT = "start it with 'nodekeeper run --config FILE' or through the service manager"
@@ -96,15 +97,22 @@ def _connect_unix(sock: socket.socket, path: str, timeout: float) -> None:
 class Client:
     """One connection to a core's control socket."""
 
-    def __init__(self, path: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, path: str, *, timeout: float | None = None) -> None:
+        """Connect and read the hello.
+
+        ``timeout`` is in seconds, for connecting and for each answer; by
+        default 30 s, and SLOW_ANSWER_TIMEOUT for methods that go to the
+        network (``check_now``).
+        """
         self.path = path
-        self.timeout = timeout
+        self._default_timeout = timeout is None
+        self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
         self._decoder = protocol.LineDecoder()
         self._inbox: collections.deque[dict[str, Any]] = collections.deque()
         self._events: collections.deque[dict[str, Any]] = collections.deque()
         self._next_id = 1
         try:
-            self._stream = _Stream(path, timeout)
+            self._stream = _Stream(path, self.timeout)
         except (FileNotFoundError, ConnectionRefusedError):
             raise CoreUnreachable(f"no core is running on {path}; {START_HINT}") from None
         except PermissionError:
@@ -120,7 +128,7 @@ class Client:
                 f"cannot connect to {path}: {exc.strerror or exc}; {START_HINT}"
             ) from None
         try:
-            hello = self._next_message(time.monotonic() + timeout, "hello")
+            hello = self._next_message(time.monotonic() + self.timeout, "hello")
             self.hello = protocol.parse_hello(hello)
         except protocol.ProtocolError as exc:
             self.close()
@@ -157,25 +165,7 @@ class Client:
     def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
         """Send one request and return its result; raise :class:`RequestFailed` if the core refused."""
         request_id = self._send_request(method, params)
-        deadline = time.monotonic() + self.timeout
-        while True:
-            message = self._next_message(deadline, method)
-            if message["type"] == "event":
-                self._events.append(message)
-                continue
-            try:
-                answer_id, ok, result = protocol.parse_response(message)
-            except protocol.ProtocolError as exc:
-                raise OperationFailed(f"{method}: the core sent a bad answer: {exc}") from None
-            if answer_id is None and not ok:
-                code, text = result
-                raise RequestFailed(method, code, text)
-            if answer_id != request_id:
-                continue
-            if not ok:
-                code, text = result
-                raise RequestFailed(method, code, text)
-            return result
+        return self._await_response(request_id, method)
 
     def subscribe(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """Yield ``(event, time, data)``: first ``("status", time, status)``, then every event.
@@ -184,22 +174,7 @@ class Client:
         """
         request_id = self._send_request("subscribe", None)
         self._events.clear()  # events from before the snapshot are in it
-        deadline = time.monotonic() + self.timeout
-        while True:
-            message = self._next_message(deadline, "subscribe")
-            if message["type"] == "event":
-                self._events.append(message)
-                continue
-            try:
-                answer_id, ok, result = protocol.parse_response(message)
-            except protocol.ProtocolError as exc:
-                raise OperationFailed(f"subscribe: the core sent a bad answer: {exc}") from None
-            if answer_id not in (request_id, None):
-                continue
-            if not ok:
-                code, text = result
-                raise RequestFailed("subscribe", code, text)
-            break
+        self._await_response(request_id, "subscribe")
         self._stream.settimeout(None)
         while True:
             next_message: dict[str, Any] | None = (
@@ -214,6 +189,13 @@ class Client:
             except protocol.ProtocolError as exc:
                 raise OperationFailed(f"the core sent a bad event: {exc}") from None
 
+    def answer_timeout(self, method: str) -> float:
+        """Seconds to wait for ``method``'s answer: longer for methods that go to the network."""
+        spec = METHODS.get(method)
+        if self._default_timeout and spec is not None and spec.slow:
+            return max(self.timeout, SLOW_ANSWER_TIMEOUT)
+        return self.timeout
+
     # -- plumbing ----------------------------------------------------------
 
     def _send_request(self, method: str, params: Mapping[str, Any] | None) -> int:
@@ -227,6 +209,25 @@ class Client:
                 f"lost the connection to the core on {self.path} ({exc})"
             ) from None
         return request_id
+
+    def _await_response(self, request_id: int, method: str) -> Any:
+        """The result of request ``request_id``; events that arrive meanwhile are kept for later."""
+        deadline = time.monotonic() + self.answer_timeout(method)
+        while True:
+            message = self._next_message(deadline, method)
+            if message["type"] == "event":
+                self._events.append(message)
+                continue
+            try:
+                answer_id, ok, result = protocol.parse_response(message)
+            except protocol.ProtocolError as exc:
+                raise OperationFailed(f"{method}: the core sent a bad answer: {exc}") from None
+            # No id: the core could not read our line, which can only be this request's.
+            if answer_id == request_id or (answer_id is None and not ok):
+                if not ok:
+                    code, text = result
+                    raise RequestFailed(method, code, text)
+                return result
 
     def _next_message(self, deadline: float, waiting_for: str) -> dict[str, Any]:
         message = self._read_one(deadline, waiting_for)

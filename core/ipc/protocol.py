@@ -4,8 +4,10 @@ Every message is one UTF-8 JSON object on one line of at most
 :data:`MAX_LINE` bytes (newline excluded). This module turns messages into
 bytes (:func:`encode`), bytes into messages (:class:`LineDecoder`, fed
 whatever arrives, in any pieces), checks requests (:func:`parse_request`)
-and builds the server's messages. It never touches a socket, a clock or
-the event bus: the server, the client library and the tray drive it.
+and builds the server's messages; which methods exist and what they
+accept is the table in :mod:`nodekeeper.core.ipc.methods`. It never
+touches a socket, a clock or the event bus: the server, the client
+library and the tray drive it.
 
 A bad line is never fatal to a connection: the decoder reports it as a
 :class:`LineError` and carries on with the next line; an over-long line
@@ -19,9 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from nodekeeper.core.ipc.methods import METHODS, Method, ParamError
+
 PROTOCOL_VERSION = 1
 MAX_LINE = 64 * 1024
-MAX_LOG_LINES = 10_000
 
 # Error codes: the first four are the contract; "failed" is an operation the
 # core tried and could not do (e.g. a check that found no network).
@@ -31,16 +34,6 @@ FORBIDDEN = "forbidden"
 INTERNAL = "internal"
 FAILED = "failed"
 ERROR_CODES = frozenset({BAD_REQUEST, UNKNOWN_METHOD, FORBIDDEN, INTERNAL, FAILED})
-
-# Methods and whether they change anything (read-only clients may call the others).
-METHODS: Mapping[str, bool] = {
-    "status": False,
-    "logs_tail": False,
-    "subscribe": False,
-    "set_updates": True,
-    "check_now": True,
-    "restart_node": True,
-}
 
 # The first message after a subscribe request: an event-shaped full status.
 SNAPSHOT_EVENT = "status"
@@ -73,8 +66,13 @@ class Request:
     params: Mapping[str, Any] = field(default_factory=dict)
 
     @property
-    def changes_state(self) -> bool:
+    def spec(self) -> Method:
+        """The method's entry in the table of :mod:`nodekeeper.core.ipc.methods`."""
         return METHODS[self.method]
+
+    @property
+    def changes_state(self) -> bool:
+        return self.spec.changes_state
 
 
 # -- encoding ------------------------------------------------------------------
@@ -256,24 +254,10 @@ def _is_id(value: Any) -> bool:
 
 
 def _check_params(method: str, params: Mapping[str, Any], request_id: int) -> dict[str, Any]:
-    def bad(text: str) -> ProtocolError:
-        return ProtocolError(f"{method}: {text}", BAD_REQUEST, request_id)
-
-    allowed = {"set_updates": {"enabled"}, "logs_tail": {"lines"}}.get(method, set())
-    unknown = sorted(set(params) - allowed)
-    if unknown:
-        raise bad(f"unknown parameter {_short(unknown[0])}")
-    if method == "set_updates":
-        enabled = params.get("enabled")
-        if not isinstance(enabled, bool):
-            raise bad(f"'enabled' must be true or false (got {_short(enabled)})")
-        return {"enabled": enabled}
-    if method == "logs_tail":
-        lines = params.get("lines", 100)
-        if not isinstance(lines, int) or isinstance(lines, bool) or not 0 <= lines <= MAX_LOG_LINES:
-            raise bad(f"'lines' must be an integer from 0 to {MAX_LOG_LINES} (got {_short(lines)})")
-        return {"lines": lines}
-    return {}
+    try:
+        return METHODS[method].check_params(params)
+    except ParamError as exc:
+        raise ProtocolError(f"{method}: {exc}", BAD_REQUEST, request_id) from None
 
 
 # -- what a client checks ------------------------------------------------------

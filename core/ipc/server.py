@@ -1,9 +1,13 @@
 """The core's control socket server (DESIGN.md §8), on the core's event loop.
 
-One Unix stream socket; each connection is greeted with ``hello``, told
-whether it may control the core (from its peer credentials, decided once
-per connection), and then answered request by request. Framing and
-validation are :mod:`nodekeeper.core.ipc.protocol`'s; this module only moves bytes.
+One Unix stream socket (a named pipe on Windows); each connection is
+greeted with ``hello``, told whether it may control the core (from its
+peer credentials, decided once per connection), and then answered request
+by request. What each connection is owed is decided by
+:class:`~nodekeeper.core.ipc.session.Session` (framing, validation,
+authorisation, subscriptions); the methods and their handlers come from
+the table in :mod:`nodekeeper.core.ipc.methods`. This module only moves
+bytes and runs handlers.
 
 What a client sends or fails to read must never hurt the core:
 
@@ -23,83 +27,100 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import os
-import stat
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
-from nodekeeper.core.errors import NodekeeperError, OperationFailed
+from nodekeeper.core.errors import OperationFailed
 from nodekeeper.core.events import Event, EventBus, utc_now_iso
 from nodekeeper.core.ipc import protocol
+from nodekeeper.core.ipc.methods import METHODS
 from nodekeeper.core.ipc.peercred import AccessPolicy, peer_credentials
+from nodekeeper.core.ipc.session import Call, Send, Session, Step, is_bug
+from nodekeeper.core.ipc.unix_listener import UnixListener
 from nodekeeper.core.paths import WINDOWS_PIPE_PREFIX
 from nodekeeper.core.platform.winpipe import PipeApi, PipeListener, ctypes_pipe_api
 
 _log = logging.getLogger(__name__)
 
-SOCKET_MODE = 0o660
 MAX_BUFFERED = 1024 * 1024
 READ_CHUNK = 64 * 1024
-STALE_PROBE_TIMEOUT = 1.0
-# Connection storms queue here instead of being refused (the kernel caps it at somaxconn).
-BACKLOG = 1024
+
+# What the core does for one method: called with the request's checked
+# parameters as keyword arguments (core/service.py registers them).
+Handler = Callable[..., Awaitable[Any]]
 
 
-class ControlHandlers(Protocol):
-    """What the core does for the socket's methods (implemented in core/service.py)."""
+def bind_handlers(handlers: Mapping[str, Handler] | object) -> dict[str, Handler]:
+    """A handler for every method of the table that the core answers.
 
-    async def status(self) -> dict[str, Any]: ...
+    ``handlers`` maps method names to handlers, or is an object with a
+    coroutine method per method name. A missing one is a bug, caught here
+    at start rather than by a client's request.
+    """
+    bound: dict[str, Handler] = {}
+    for method in METHODS.values():
+        if method.streams:
+            continue
+        if isinstance(handlers, Mapping):
+            handler = handlers.get(method.name)
+        else:
+            handler = getattr(handlers, method.name, None)
+        if not callable(handler):
+            raise TypeError(f"no handler for control method {method.name!r}")
+        bound[method.name] = handler
+    return bound
 
-    async def set_updates(self, enabled: bool) -> dict[str, Any]: ...
 
-    async def check_now(self) -> dict[str, Any]: ...
+class Transport(Protocol):
+    """Where one client's bytes go: an asyncio transport, or an in-memory one in tests."""
 
-    async def restart_node(self) -> dict[str, Any]: ...
+    def write(self, data: bytes) -> None: ...
 
-    async def logs_tail(self, lines: int) -> list[str]: ...
+    def get_write_buffer_size(self) -> int: ...
+
+    def is_closing(self) -> bool: ...
+
+    def abort(self) -> None: ...
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any: ...
 
 
-class _Client:
-    """One connection: its writer, its rights and whether it wants events."""
+class _Connection:
+    """One client: its session and its transport, written to within the bound."""
 
-    def __init__(self, writer: asyncio.StreamWriter, can_control: bool, max_buffered: int) -> None:
-        self.writer = writer
-        self.can_control = can_control
+    def __init__(self, session: Session, transport: Transport, max_buffered: int) -> None:
+        self.session = session
+        self.transport = transport
         self.max_buffered = max_buffered
         self.closed = False
-        # None: not subscribed; a list: events held while the snapshot is taken; True: live.
-        self.subscription: list[bytes] | bool | None = None
-        self.held_bytes = 0
 
     def send(self, data: bytes) -> None:
         if self.closed:
             return
-        transport = self.writer.transport
-        if transport.is_closing():
+        if self.transport.is_closing():
             self.closed = True
             return
-        transport.write(data)
-        if transport.get_write_buffer_size() > self.max_buffered:
+        self.transport.write(data)
+        if self.transport.get_write_buffer_size() > self.max_buffered:
             _log.warning("control client does not read its messages; disconnecting it")
             self.abort()
 
-    def send_message(self, message: dict[str, Any]) -> None:
-        self.send(protocol.encode(message))
-
     def deliver(self, data: bytes) -> None:
-        if isinstance(self.subscription, list):
-            self.subscription.append(data)
-            self.held_bytes += len(data)
-            if self.held_bytes > self.max_buffered:
-                self.abort()
-        elif self.subscription is True:
-            self.send(data)
+        if self.closed:
+            return
+        now = self.session.event(data)
+        if self.session.overflowed:
+            _log.warning(
+                "control client's events pile up during its subscription; disconnecting it"
+            )
+            self.abort()
+        elif now is not None:
+            self.send(now)
 
     def abort(self) -> None:
         self.closed = True
-        self.writer.transport.abort()
+        self.transport.abort()
 
 
 class ControlServer:
@@ -108,7 +129,7 @@ class ControlServer:
     def __init__(
         self,
         path: str,
-        handlers: ControlHandlers,
+        handlers: Mapping[str, Handler] | object,
         bus: EventBus,
         *,
         instance: str,
@@ -116,56 +137,39 @@ class ControlServer:
         policy: AccessPolicy | None = None,
         max_buffered: int = MAX_BUFFERED,
         pipe_api: PipeApi | None = None,
+        clock: Callable[[], str] = utc_now_iso,
     ) -> None:
         self.path = path
-        self.handlers = handlers
+        self.handlers = bind_handlers(handlers)
         self.bus = bus
         self.instance = instance
         self.core_version = core_version
         self.policy = policy or AccessPolicy()
         self.max_buffered = max_buffered
-        self._server: asyncio.base_events.Server | None = None
-        self._clients: set[_Client] = set()
+        self.clock = clock
+        self._unix: UnixListener | None = None
+        self._connections: set[_Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._unsubscribe: Callable[[], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._inode: tuple[int, int] | None = None
         self._pipe_api = pipe_api
         self._pipe: PipeListener | None = None
 
     @property
     def client_count(self) -> int:
-        return len(self._clients)
+        return len(self._connections)
 
     # -- lifecycle ---------------------------------------------------------
 
     async def start(self) -> None:
-        """Bind the socket (replacing a stale one), set its mode and group, start serving."""
+        """Listen (replacing a stale socket file), then follow the event bus."""
         self._loop = asyncio.get_running_loop()
         if self.path.startswith(WINDOWS_PIPE_PREFIX):
             await self._start_pipe()
             return
-        await self._remove_stale_socket()
-        directory = os.path.dirname(self.path) or "."
-        try:
-            os.makedirs(directory, mode=0o755, exist_ok=True)
-            self._server = await asyncio.start_unix_server(
-                self._serve_client, path=self.path, limit=protocol.MAX_LINE + 1, backlog=BACKLOG
-            )
-            info = os.stat(self.path)
-            self._inode = (info.st_dev, info.st_ino)
-            # Bound with the process umask (022 by default: nobody else may connect
-            # yet), then opened up to exactly 0660 and the control group.
-            os.chmod(self.path, SOCKET_MODE)
-            gid = self.policy.control_gid()
-            if gid is not None:
-                try:
-                    os.chown(self.path, -1, gid)
-                except PermissionError:
-                    _log.warning("cannot give %s to group nodekeeper (not allowed)", self.path)
-        except OSError as exc:
-            await self.close()
-            raise OperationFailed(f"cannot listen on {self.path}: {exc.strerror or exc}") from None
+        listener = UnixListener(self.path, self.policy.control_gid)
+        await listener.start(self._serve_client)
+        self._unix = listener
         self._unsubscribe = self.bus.subscribe(self._on_event)
         _log.info("control socket listening on %s", self.path)
 
@@ -188,49 +192,17 @@ class ControlServer:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        if self._server is not None:
-            self._server.close()
-        for client in list(self._clients):
-            client.abort()
+        if self._unix is not None:
+            self._unix.stop_accepting()
+        for connection in list(self._connections):
+            connection.abort()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await self._server.wait_closed()
-            self._server = None
-        self._remove_own_socket()
-
-    async def _remove_stale_socket(self) -> None:
-        try:
-            info = os.lstat(self.path)
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise OperationFailed(f"cannot listen on {self.path}: {exc.strerror or exc}") from None
-        if not stat.S_ISSOCK(info.st_mode):
-            raise OperationFailed(
-                f"{self.path} exists and is not a socket; remove it or set paths.socket elsewhere"
-            )
-        if await _answers(self.path):
-            raise OperationFailed(
-                f"another core is already listening on {self.path}; stop it or set paths.socket elsewhere"
-            )
-        _log.info("removing stale socket %s", self.path)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
-
-    def _remove_own_socket(self) -> None:
-        if self._inode is None:
-            return
-        try:
-            info = os.lstat(self.path)
-            if (info.st_dev, info.st_ino) == self._inode:
-                os.unlink(self.path)
-        except OSError:
-            pass
-        self._inode = None
+        if self._unix is not None:
+            await self._unix.wait_closed()
+            self._unix = None
 
     # -- events ------------------------------------------------------------
 
@@ -240,62 +212,66 @@ class ControlServer:
         if loop is None or loop.is_closed():
             return
         with contextlib.suppress(RuntimeError):  # loop closed between the check and the call
-            loop.call_soon_threadsafe(self._fan_out, event)
+            loop.call_soon_threadsafe(self.broadcast, event)
 
-    def _fan_out(self, event: Event) -> None:
+    def broadcast(self, event: Event) -> None:
+        """Send ``event`` to every subscriber; call it on the loop."""
         try:
             data = protocol.encode(event.to_json())
         except protocol.ProtocolError as exc:
             _log.error("event %s cannot be sent to clients: %s", event.kind, exc)
             return
-        for client in list(self._clients):
-            client.deliver(data)
+        for connection in list(self._connections):
+            connection.deliver(data)
 
     # -- connections -------------------------------------------------------
 
     async def _serve_client(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        await self.serve_connection(reader, writer.transport)
+
+    async def serve_connection(self, reader: asyncio.StreamReader, transport: Transport) -> None:
+        """Serve one connected client until it leaves or is dropped.
+
+        ``reader`` gives what the client sends, ``transport`` takes what it
+        is sent; tests drive this in-process with in-memory ones.
+        """
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
-        client = _Client(writer, await self._can_control(writer), self.max_buffered)
-        self._clients.add(client)
+        session = Session(
+            can_control=await self._can_control(transport), max_held=self.max_buffered
+        )
+        connection = _Connection(session, transport, self.max_buffered)
+        self._connections.add(connection)
         try:
-            client.send_message(
-                protocol.hello(
-                    instance=self.instance,
-                    core_version=self.core_version,
-                    can_control=client.can_control,
-                )
+            connection.send(
+                session.greeting(instance=self.instance, core_version=self.core_version)
             )
-            decoder = protocol.LineDecoder()
-            while not client.closed:
+            while not connection.closed:
                 data = await reader.read(READ_CHUNK)
                 if not data:
                     break
-                for item in decoder.feed(data):
-                    if client.closed:
+                for step in session.receive(data):
+                    if connection.closed:
                         break
-                    await self._handle_line(client, item)
-        except (ConnectionError, OSError):
-            pass
-        except asyncio.CancelledError:
+                    await self._perform(connection, step)
+        except (ConnectionError, OSError, asyncio.CancelledError):
             pass
         except Exception:
             _log.exception("control connection failed")
         finally:
-            self._clients.discard(client)
-            client.closed = True
-            writer.transport.abort()
+            self._connections.discard(connection)
+            connection.abort()
             if task is not None:
                 self._tasks.discard(task)
 
-    async def _can_control(self, writer: asyncio.StreamWriter) -> bool:
-        granted = writer.get_extra_info("peer_can_control")
+    async def _can_control(self, transport: Transport) -> bool:
+        granted = transport.get_extra_info("peer_can_control")
         if granted is not None:  # a Windows pipe client, judged from its token
             return bool(granted)
-        sock = writer.get_extra_info("socket")
+        sock = transport.get_extra_info("socket")
         if sock is None:
             return False
         try:
@@ -309,110 +285,29 @@ class ControlServer:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, self.policy.can_control, peer)
 
-    async def _handle_line(
-        self, client: _Client, item: dict[str, Any] | protocol.LineError
-    ) -> None:
-        if isinstance(item, protocol.LineError):
-            client.send_message(protocol.error(None, protocol.BAD_REQUEST, item.message))
+    async def _perform(self, connection: _Connection, step: Step) -> None:
+        session = connection.session
+        if isinstance(step, Send):
+            connection.send(step.data)
             return
+        request = step.request
+        if isinstance(step, Call):
+            try:
+                result = await self.handlers[request.method](**request.params)
+                reply = session.answer(request, result)
+            except Exception as exc:
+                if is_bug(exc):
+                    _log.exception("control method %s failed", request.method)
+                reply = session.failure(request, exc)
+            connection.send(reply)
+            return
+        # Hold events before taking the snapshot so that none falls in between.
+        session.hold_events()
         try:
-            request = protocol.parse_request(item)
-        except protocol.ProtocolError as exc:
-            client.send_message(protocol.error(exc.request_id, exc.code, str(exc)))
-            return
-        if request.changes_state and not client.can_control:
-            client.send_message(
-                protocol.error(
-                    request.id,
-                    protocol.FORBIDDEN,
-                    f"{request.method}: not allowed; only root, the core's user and members of "
-                    "group nodekeeper may control the core",
-                )
-            )
-            return
-        if request.method == "subscribe":
-            await self._subscribe(client, request.id)
-            return
-        try:
-            result = await self._call(request)
-            reply = protocol.encode(protocol.response(request.id, result))
-        except NodekeeperError as exc:
-            reply = protocol.encode(protocol.error(request.id, protocol.FAILED, str(exc)))
+            replies = session.subscribed(request, await self.handlers["status"](), self.clock())
         except Exception as exc:
-            _log.exception("control method %s failed", request.method)
-            reply = protocol.encode(
-                protocol.error(
-                    request.id,
-                    protocol.INTERNAL,
-                    f"{request.method}: internal error ({type(exc).__name__}: {exc}); see the core's log",
-                )
-            )
-        client.send(reply)
-
-    async def _call(self, request: protocol.Request) -> Any:
-        handlers = self.handlers
-        method = request.method
-        if method == "status":
-            return await handlers.status()
-        if method == "set_updates":
-            return await handlers.set_updates(bool(request.params["enabled"]))
-        if method == "check_now":
-            return await handlers.check_now()
-        if method == "restart_node":
-            return await handlers.restart_node()
-        if method == "logs_tail":
-            lines = await handlers.logs_tail(int(request.params["lines"]))
-            return fit_lines(request.id, [str(line) for line in lines])
-        raise protocol.ProtocolError(f"unknown method {method!r}", protocol.UNKNOWN_METHOD)
-
-    async def _subscribe(self, client: _Client, request_id: int) -> None:
-        # Register before taking the snapshot so no event falls in between;
-        # events held meanwhile may already be reflected in the snapshot.
-        if client.subscription is None:
-            client.subscription = []
-        try:
-            status = await self.handlers.status()
-            snapshot = protocol.encode(
-                protocol.event(protocol.SNAPSHOT_EVENT, utc_now_iso(), status)
-            )
-        except Exception as exc:
-            if isinstance(client.subscription, list):
-                client.subscription = None
-            code = protocol.FAILED if isinstance(exc, NodekeeperError) else protocol.INTERNAL
-            if code == protocol.INTERNAL:
+            if is_bug(exc):
                 _log.exception("status snapshot for a subscriber failed")
-            client.send_message(protocol.error(request_id, code, f"subscribe: {exc}"))
-            return
-        held = client.subscription if isinstance(client.subscription, list) else []
-        client.subscription = True
-        client.send(snapshot)
-        client.send_message(protocol.response(request_id, {"subscribed": True}))
-        for data in held:
-            client.send(data)
-
-
-def fit_lines(request_id: int, lines: list[str]) -> list[str]:
-    """The newest of ``lines`` whose response fits in one protocol line."""
-    budget = protocol.MAX_LINE - len(protocol.encode(protocol.response(request_id, [])))
-    kept: list[str] = []
-    used = 0
-    for line in reversed(lines):
-        size = len(json.dumps(line, ensure_ascii=False).encode("utf-8")) + 1  # and a comma
-        if used + size > budget:
-            break
-        kept.append(line)
-        used += size
-    kept.reverse()
-    return kept
-
-
-async def _answers(path: str) -> bool:
-    """Whether something accepts connections on the Unix socket ``path``."""
-    try:
-        _reader, writer = await asyncio.wait_for(
-            asyncio.open_unix_connection(path), STALE_PROBE_TIMEOUT
-        )
-    except (OSError, TimeoutError):
-        return False
-    writer.transport.abort()
-    return True
+            replies = [session.subscribe_failed(request, exc)]
+        for data in replies:
+            connection.send(data)

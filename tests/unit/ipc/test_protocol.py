@@ -192,7 +192,7 @@ def test_good_requests_carry_checked_params() -> None:
 
 
 def test_read_only_methods_are_exactly_status_logs_and_subscribe() -> None:
-    read_only = {m for m, changes in protocol.METHODS.items() if not changes}
+    read_only = {name for name, method in protocol.METHODS.items() if not method.changes_state}
     assert read_only == {"status", "logs_tail", "subscribe"}
 
 

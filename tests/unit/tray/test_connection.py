@@ -151,3 +151,24 @@ def test_progress_events_alone_do_not_ask_for_the_status(
     qtbot.wait(300)
     assert "status" not in core_server.methods()
     connection.stop()
+
+
+def test_a_request_the_methods_table_refuses_never_reaches_the_core(
+    core_server: ProtocolServer, qtbot: QtBot
+) -> None:
+    connection = CoreConnection(str(core_server.path))
+    problems: list[str] = []
+    replies: list[tuple[bool, object]] = []
+    connection.problem.connect(problems.append)
+    with qtbot.waitSignal(connection.helloReceived, timeout=2000):
+        connection.start()
+    connection.request("set_updates", {"enabled": "yes"}, lambda ok, res: replies.append((ok, res)))
+    connection.request("reboot", reply=lambda ok, res: replies.append((ok, res)))
+    qtbot.waitUntil(lambda: len(replies) == 2, timeout=1000)
+    assert replies == [
+        (False, "set_updates: 'enabled' must be true or false (got 'yes')"),
+        (False, "reboot: unknown method"),
+    ]
+    assert len(problems) == 2
+    assert not {"set_updates", "reboot"} & set(core_server.methods())
+    connection.stop()

@@ -96,3 +96,15 @@ def test_instances_coming_and_going_rebuild_the_menu_without_losing_quit(qtbot: 
     menu.set_instances([])
     assert texts(menu) == ["No nodekeeper core found", "About nodekeeper", "Quit tray"]
     assert menu.quit_action.isEnabled()
+
+
+def test_every_menu_item_of_the_methods_table_is_a_control_item() -> None:
+    from nodekeeper.core.ipc.methods import METHODS
+    from nodekeeper.tray.model import instance_items
+
+    calls = {m.menu.item for m in METHODS.values() if m.menu is not None}
+    control = connected("/a.sock", "n")
+    read_only = connected("/a.sock", "n", can_control=False)
+    assert calls <= {item.key for item in instance_items(control)}
+    assert all(item.enabled for item in instance_items(control) if item.key in calls)
+    assert not any(item.enabled for item in instance_items(read_only) if item.key in calls)

@@ -1,0 +1,201 @@
+"""The control socket's methods, declared once (DESIGN.md §8).
+
+:data:`METHODS` is the one table of what a client may ask the core: each
+method's name, whether it changes state (only clients allowed to control
+may call those), its parameters with their types and bounds, a one-line
+description, and how the ``nodekeeper`` CLI and the tray call it. Protocol
+validation, the server's dispatch and authorisation, the client library,
+the CLI commands and the tray all read it; adding or changing a method
+means editing this table and registering its handler in ``core/service.py``.
+
+Pure data: no I/O, no imports from the rest of the core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+MAX_LOG_LINES = 10_000
+# How long a client waits for a method that goes to the network (a release check).
+SLOW_ANSWER_TIMEOUT = 180.0
+
+
+class ParamError(ValueError):
+    """A parameter value the method does not accept; the message names the parameter."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One request parameter: a JSON boolean or a bounded integer."""
+
+    name: str
+    kind: type[bool] | type[int]
+    help: str
+    required: bool = False
+    default: bool | int | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+
+    def check(self, value: Any) -> bool | int:
+        """``value`` if it fits this parameter; raise :class:`ParamError` naming what is wrong."""
+        if self.kind is bool:
+            if not isinstance(value, bool):
+                raise ParamError(f"{self.name!r} must be true or false (got {_short(value)})")
+            return value
+        in_bounds = (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and (self.minimum is None or value >= self.minimum)
+            and (self.maximum is None or value <= self.maximum)
+        )
+        if not in_bounds:
+            raise ParamError(
+                f"{self.name!r} must be an integer{self._bounds()} (got {_short(value)})"
+            )
+        return int(value)
+
+    def _bounds(self) -> str:
+        if self.minimum is not None and self.maximum is not None:
+            return f" from {self.minimum} to {self.maximum}"
+        if self.minimum is not None:
+            return f" of at least {self.minimum}"
+        if self.maximum is not None:
+            return f" of at most {self.maximum}"
+        return ""
+
+
+@dataclass(frozen=True)
+class Cli:
+    """How the ``nodekeeper`` command line calls a method."""
+
+    command: str  # nodekeeper <command>
+    help: str
+    # Printed on success by commands without output of their own.
+    done: str = ""
+    # Help of the command's --json option (the result as JSON); empty: no such option.
+    json_help: str = ""
+    # False: a module of its own registers the command (``logs`` also reads log files).
+    generic: bool = True
+
+
+@dataclass(frozen=True)
+class MenuAction:
+    """How the tray calls a method from its per-instance menu."""
+
+    item: str  # the menu item's key (tray/model.py builds the items)
+    failure: str  # notification title after "<instance>: " when the core refuses
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    summary: str
+    changes_state: bool  # needs a client that may control the core
+    params: tuple[Param, ...] = ()
+    # The server answers it itself (a snapshot, then events) instead of a core handler.
+    streams: bool = False
+    # The result is log lines, trimmed to the newest that fit in one response line.
+    trims_lines: bool = False
+    # It may wait on the network: clients allow it SLOW_ANSWER_TIMEOUT.
+    slow: bool = False
+    cli: Cli | None = None
+    menu: MenuAction | None = None
+
+    def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The checked parameters, defaults filled in; raise :class:`ParamError` otherwise."""
+        known = {param.name for param in self.params}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ParamError(f"unknown parameter {_short(unknown[0])}")
+        checked: dict[str, Any] = {}
+        for param in self.params:
+            if param.name in params:
+                checked[param.name] = param.check(params[param.name])
+            elif param.required:
+                param.check(None)  # names the parameter and what it must be
+            else:
+                checked[param.name] = param.default
+        return checked
+
+
+def _table(*methods: Method) -> Mapping[str, Method]:
+    return {method.name: method for method in methods}
+
+
+METHODS: Mapping[str, Method] = _table(
+    Method(
+        "status",
+        "the status object: node, updates, logs and limits (DESIGN.md §6)",
+        changes_state=False,
+        cli=Cli(
+            "status",
+            "show the node's and the core's state",
+            json_help="print the status object as JSON",
+        ),
+    ),
+    Method(
+        "logs_tail",
+        "the newest lines of the node's log, oldest first",
+        changes_state=False,
+        params=(
+            Param(
+                "lines",
+                int,
+                "how many lines",
+                default=100,
+                minimum=0,
+                maximum=MAX_LOG_LINES,
+            ),
+        ),
+        trims_lines=True,
+        cli=Cli("logs", "print or follow the node's log", generic=False),
+    ),
+    Method(
+        "subscribe",
+        "a status snapshot, then every event the core publishes",
+        changes_state=False,
+        streams=True,
+    ),
+    Method(
+        "set_updates",
+        "switch automatic updates on or off (persisted)",
+        changes_state=True,
+        params=(Param("enabled", bool, "on: install updates; off: only notify", required=True),),
+        cli=Cli("updates", "switch automatic updates on or off"),
+        menu=MenuAction("updates", "could not change automatic updates"),
+    ),
+    Method(
+        "check_now",
+        "check for an update now and act on the decision",
+        changes_state=True,
+        slow=True,
+        cli=Cli(
+            "check",
+            "check for an update now and print the decision",
+            json_help="print the decision as JSON",
+        ),
+        menu=MenuAction("check", "check failed"),
+    ),
+    Method(
+        "restart_node",
+        "restart the node",
+        changes_state=True,
+        cli=Cli("restart", "restart the node", done="node restart requested"),
+        menu=MenuAction("restart", "could not restart the node"),
+    ),
+)
+
+
+def for_menu_item(item: str) -> Method | None:
+    """The method a tray menu item calls, if it calls one."""
+    for method in METHODS.values():
+        if method.menu is not None and method.menu.item == item:
+            return method
+    return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
