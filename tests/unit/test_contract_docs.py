@@ -242,7 +242,7 @@ def test_every_event_is_documented_and_no_other() -> None:
 def test_read_only_column_follows_which_methods_change_state() -> None:
     for cells in table_rows(section("Methods")):
         method = cells[0].strip("`")
-        assert cells[3] == ("no" if protocol.METHODS[method] else "yes"), method
+        assert cells[3] == ("no" if protocol.METHODS[method].changes_state else "yes"), method
 
 
 # -- release layout and install store ---------------------------------------------
