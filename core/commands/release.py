@@ -236,23 +236,15 @@ def run_mirror(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
     )
     mirror_storj(args.repo_dir, lambda: _open(args), options, _now)
-    root_expires = _open_quietly(args)
-    if root_expires:
+    # The mirror never signs root: say so while there is time to renew it offline.
+    repo = _open(args)
+    if repo.root_expires_soon(_now()):
         print(
-            f"warning: the root metadata expires on {root_expires}; renew it with the offline "
-            "root key (release refresh)",
+            f"warning: the root metadata expires on {repo.root.signed.expires:%Y-%m-%d}; "
+            "renew it where the root key is kept (release refresh)",
             file=sys.stderr,
         )
     return 0
-
-
-def _open_quietly(args: argparse.Namespace) -> str | None:
-    """The root's expiry date when it is close, for a warning after a mirror run."""
-    repo = _open(args)
-    if repo.root_expires_soon(_now()):
-        expires: datetime = repo.root.signed.expires
-        return f"{expires:%Y-%m-%d}"
-    return None
 
 
 def run_refresh(args: argparse.Namespace) -> int:
