@@ -38,6 +38,7 @@ from nodekeeper.core.release.audit import AuditEntry, append_log, read_log, unlo
 from nodekeeper.core.release.channels import channel_path
 from nodekeeper.core.release.errors import ReleaseError
 from nodekeeper.core.release.mirror_plan import (
+    DEFAULT_PLATFORMS,
     Digest,
     MirrorPlan,
     Refusal,
@@ -63,7 +64,7 @@ class UpstreamRefused(ReleaseError):
 @dataclass(frozen=True)
 class MirrorOptions:
     upstream: str = DEFAULT_UPSTREAM
-    platforms: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = DEFAULT_PLATFORMS
     pins: Mapping[str, str] | None = None
     allow_http: bool = False
     dry_run: bool = False
@@ -104,6 +105,8 @@ def mirror_storj(
     work = repo_dir / WORK_DIR
     with _work_lock(repo_dir, work, create=not options.dry_run):
         repo = open_repo()
+        if not options.dry_run:
+            _log_unlogged(repo, now())
         session = _session(options.allow_http)
         try:
             upstream = fetch_upstream(options.upstream, session, options.allow_http)
@@ -112,7 +115,6 @@ def mirror_storj(
             if options.dry_run:
                 _describe_plan(plan, say)
                 return MirrorResult(plan, [], renewed=False)
-            _log_unlogged(repo, now())
             fetched = _fetch_all(plan, work, session, options, now())
             try:
                 return _publish(repo, plan, fetched, now, say)
