@@ -5,8 +5,9 @@ suggested versions for each requested platform (resumable, length checked
 against what the server announced), checks them, and publishes the new
 artifacts and the channel in one signed change (timestamp last), or
 nothing at all. The decisions (what to fetch, what counts as a swap, the
-channel) live in :mod:`nodekeeper.core.release.mirror_plan`; this module
-only does the I/O around them.
+channel) live in :mod:`nodekeeper.core.release.mirror_plan`, reading
+Storj's servers in :mod:`nodekeeper.core.release.upstream`; this module
+ties them to the repository and the audit log.
 
 Checks on what comes in: each zip holds exactly the platform's binary;
 on this machine's platform ``storagenode version`` must report the listed
@@ -14,26 +15,23 @@ version; bytes of a mirrored version never change; pinned hashes match.
 Any failure publishes nothing. The run never signs root: only the online
 roles (targets, snapshot, timestamp) are needed.
 
-Working files live in ``REPO_DIR/mirror/`` (never served to nodes): the
-audit log ``storj-audit.jsonl``, resumable ``downloads/`` and a lock.
+Working files live in ``REPO_DIR/mirror/``, outside what nodes read
+(``metadata/`` and ``targets/``): the audit log ``storj-audit.jsonl``,
+resumable ``downloads/`` and a lock.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
 
 import requests
 
-from nodekeeper.core.errors import OperationFailed
 from nodekeeper.core.release.audit import AuditEntry, append_log, read_log, unlogged
 from nodekeeper.core.release.channels import channel_path
 from nodekeeper.core.release.errors import ReleaseError
@@ -42,23 +40,22 @@ from nodekeeper.core.release.mirror_plan import (
     Digest,
     MirrorPlan,
     Refusal,
-    Wanted,
-    binary_name,
     judge,
     plan_mirror,
 )
 from nodekeeper.core.release.repository import Repository
-from nodekeeper.core.update.channel import Channel
+from nodekeeper.core.release.upstream import (
+    PROCESS,
+    UpstreamRefused,
+    check_zip,
+    download_artifact,
+    fetch_upstream,
+    upstream_session,
+)
 
-PROCESS = "storagenode"
 DEFAULT_UPSTREAM = "https://version.storj.io"
 WORK_DIR = "mirror"
 AUDIT_FILE = "storj-audit.jsonl"
-MAX_REDIRECTS = 5
-
-
-class UpstreamRefused(ReleaseError):
-    """Upstream served something the mirror must not publish (exit code 1)."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +104,7 @@ def mirror_storj(
         repo = open_repo()
         if not options.dry_run:
             _log_unlogged(repo, now())
-        session = _session(options.allow_http)
+        session = upstream_session(options.allow_http)
         try:
             upstream = fetch_upstream(options.upstream, session, options.allow_http)
             current = _current_channel(repo)
@@ -123,19 +120,6 @@ def mirror_storj(
                     path.unlink(missing_ok=True)
         finally:
             session.close()
-
-
-def fetch_upstream(url: str, session: requests.Session, allow_http: bool) -> Channel:
-    from nodekeeper.core.update.errors import UpdateError
-    from nodekeeper.core.update.sources.http import HttpClient
-    from nodekeeper.core.update.sources.storj import parse_version_document
-
-    try:
-        got = HttpClient(allow_http, session).get_json(url, what="version server")
-        assert got is not None  # no etag sent, so never "not modified"
-        return parse_version_document(got[0], PROCESS, url)
-    except UpdateError as exc:
-        raise UpstreamRefused(f"{exc}; nothing published") from None
 
 
 def _current_channel(repo: Repository) -> dict[str, Any] | None:
@@ -170,7 +154,7 @@ def _channel_summary(channel: Mapping[str, Any]) -> str:
     return f"minimum {minimum}, suggested {suggested}, rollout {pct:.2f}%"
 
 
-# ---- downloading and checking ------------------------------------------------
+# ---- fetching and checking -----------------------------------------------------
 
 
 def _fetch_all(
@@ -188,13 +172,13 @@ def _fetch_all(
             # A verdict against upstream is drawn from one uninterrupted transfer: a
             # file resumed from an earlier run may mix bytes from before and after a change.
             for _attempt in range(2):
-                path, digest, resumed = _download(
+                path, digest, resumed = download_artifact(
                     wanted, work / "downloads", session, options.allow_http
                 )
                 fetched[wanted.path] = (path, digest)
                 refusal = judge(wanted, digest, options.pins or {})
                 if refusal is None and wanted.mirrored is None:
-                    refusal = _check_zip(wanted, path, digest, options.local_platform)
+                    refusal = check_zip(wanted, path, digest, options.local_platform)
                 if refusal is None or not resumed:
                     break
                 path.unlink(missing_ok=True)
@@ -222,68 +206,6 @@ def _fetch_all(
             path.unlink(missing_ok=True)
         raise
     return fetched
-
-
-def _download(
-    wanted: Wanted, downloads: Path, session: requests.Session, allow_http: bool
-) -> tuple[Path, Digest, bool]:
-    """Upstream's bytes for ``wanted``; True when a partial file was resumed."""
-    from nodekeeper.core.update.download import download_file
-    from nodekeeper.core.update.errors import UpdateError
-    from nodekeeper.core.update.sources.artifact import MAX_ARTIFACT_BYTES
-
-    # Named after the URL: only a transfer of the same URL is ever resumed.
-    name = f"{hashlib.sha256(wanted.url.encode()).hexdigest()[:16]}-{wanted.platform}.zip"
-    resumed = (downloads / f"{name}.part").exists()
-    try:
-        path = download_file(
-            wanted.url,
-            downloads,
-            expected_length=None,
-            expected_sha256=None,
-            max_length=MAX_ARTIFACT_BYTES,
-            min_free_space=0,
-            session=session,
-            allow_http=allow_http,
-            name=name,
-        )
-    except UpdateError as exc:
-        raise ReleaseError(f"storagenode {wanted.describe()}: {exc}; nothing published") from None
-    return path, _digest(path), resumed
-
-
-def _digest(path: Path) -> Digest:
-    sha = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            sha.update(chunk)
-    return Digest(sha.hexdigest(), path.stat().st_size)
-
-
-def _check_zip(
-    wanted: Wanted, archive: Path, digest: Digest, local_platform: str | None
-) -> Refusal | None:
-    """The zip holds exactly the binary; on this platform it reports the listed version."""
-    from nodekeeper.core.platform.ids import platform_id
-    from nodekeeper.core.update.smoke import smoke_test
-    from nodekeeper.core.update.unpack import unpack_release
-
-    with tempfile.TemporaryDirectory(prefix=".check-", dir=archive.parent) as scratch:
-        try:
-            binary = unpack_release(
-                archive, Path(scratch) / "bin", binary_name=binary_name(wanted.platform)
-            )
-            if wanted.platform == (local_platform or platform_id()):
-                smoke_test(binary, wanted.version)
-        except OperationFailed as exc:
-            return Refusal(
-                wanted,
-                digest,
-                f"upstream storagenode {wanted.describe()} from {wanted.url} "
-                f"is not a good release: {exc}",
-                swapped=False,
-            )
-    return None
 
 
 def _refused(refusals: list[Refusal], work: Path) -> UpstreamRefused:
@@ -366,24 +288,7 @@ def _log_unlogged(repo: Repository, now: datetime) -> None:
     )
 
 
-# ---- seams: HTTP session and the working-folder lock --------------------------
-
-
-def _session(allow_http: bool) -> requests.Session:
-    """A session that refuses redirects to plain http (unless allowed) and caps them."""
-    session = requests.Session()
-    session.max_redirects = MAX_REDIRECTS
-
-    def check_redirect(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        if response.is_redirect and not allow_http:
-            target = urljoin(response.url, response.headers.get("Location", ""))
-            if not target.startswith("https://"):
-                raise UpstreamRefused(
-                    f"{response.url} redirects to {target}, which is not https; nothing published"
-                )
-
-    session.hooks["response"].append(check_redirect)
-    return session
+# ---- the working-folder lock -------------------------------------------------
 
 
 @contextlib.contextmanager

@@ -418,12 +418,12 @@ def parse_tuf_channel_of(upstream: StorjUpstream) -> Channel:
 
 
 def test_redirect_to_plain_http_is_refused(tmp_path: Path, upstream: StorjUpstream) -> None:
-    from nodekeeper.core.release.mirror import UpstreamRefused, _session
+    from nodekeeper.core.release.upstream import UpstreamRefused, upstream_session
     from tests.integration.update.test_storj_source import tls_redirector
 
     target = upstream.asset_template("1.2.0").format(os="linux", arch="amd64")
     with tls_redirector(tmp_path, target) as (url, cafile):
-        session = _session(allow_http=False)
+        session = upstream_session(allow_http=False)
         with pytest.raises(UpstreamRefused, match="which is not https"):
             session.get(url + "storagenode_linux_amd64.zip", timeout=10, verify=cafile)
         session.close()
