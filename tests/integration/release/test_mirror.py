@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from nodekeeper.core.platform.ids import platform_id
 from nodekeeper.core.update.channel import Channel, Release
 from nodekeeper.core.update.decision import decide
 from nodekeeper.core.update.rollout import percent_to_cursor
@@ -30,7 +31,9 @@ from tests.fixtures.releases import tree_hashes
 from tests.fixtures.storj_upstream import StorjUpstream, storj_upstream
 from tests.helpers import REPO, wait_until
 
-PLATFORMS = "linux-amd64,windows-amd64,linux-arm64"
+# This machine's platform first: it is the one whose binary is run (`storagenode version`).
+LOCAL = platform_id()
+PLATFORMS = ",".join(dict.fromkeys([LOCAL, "linux-amd64", "windows-amd64", "linux-arm64"]))
 
 
 def nk(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -151,7 +154,9 @@ def test_first_mirror_publishes_what_upstream_lists(
             path = source.download(info, tmp_path / "node" / "downloads", min_free_space=0)
             assert path.read_bytes() == upstream.asset(version, platform)
     mirrored = [e for e in mirror.audit() if e["event"] == "mirrored"]
-    assert len(mirrored) == 6 and all(len(e["sha256"]) == 64 for e in mirrored)
+    assert len(mirrored) == 2 * len(PLATFORMS.split(",")) and all(
+        len(e["sha256"]) == 64 for e in mirrored
+    )
 
 
 def test_second_run_without_change_publishes_nothing(mirror: Mirror) -> None:
@@ -252,7 +257,7 @@ GARBAGE: dict[str, Callable[[StorjUpstream], None]] = {
         ("1.3.0", "linux-arm64"), _zip_with("storagenode-updater")
     ),
     "binary reports another version": lambda u: u.assets.__setitem__(
-        ("1.3.0", "linux-amd64"), u.asset("1.2.0", "linux-amd64")
+        ("1.3.0", LOCAL), u.asset("1.2.0", LOCAL)
     ),
     "asset missing": lambda u: setattr(
         u, "missing", {"/releases/download/v1.3.0/storagenode_linux_amd64.zip"}
