@@ -1,4 +1,4 @@
-"""`nodekeeper release init|add|channel|serve|refresh|rotate-key`: publisher tools.
+"""`nodekeeper release init|add|channel|serve|refresh|rotate-key|mirror`: publisher tools.
 
 Each command loads the repository, makes one signed change and publishes
 it all or nothing (nodekeeper.core.release.publish). Errors are one line; a failed
@@ -75,6 +75,39 @@ def register(sub: Any) -> None:
         "--old", metavar="KEYID", help="key id (prefix) to replace when a role has several"
     )
     rotate.set_defaults(func=run_rotate)
+
+    mirror = actions.add_parser(
+        "mirror", help="publish Storj's releases as a signed repository (run from a timer)"
+    )
+    mirror.add_argument("upstream", choices=("storj",), metavar="UPSTREAM", help="storj")
+    mirror.add_argument("repo_dir", metavar="REPO_DIR", type=Path, help="repository folder")
+    mirror.add_argument(
+        "--from",
+        dest="upstream_url",
+        metavar="URL",
+        help="Storj's version server (default https://version.storj.io)",
+    )
+    mirror.add_argument(
+        "--platforms",
+        metavar="OS-ARCH,...",
+        help="platforms to mirror (default linux-amd64,linux-arm64,linux-arm,windows-amd64)",
+    )
+    mirror.add_argument(
+        "--pin", type=Path, metavar="FILE", help="sha256sum-style pinned hashes of target paths"
+    )
+    mirror.add_argument(
+        "--key-file",
+        type=Path,
+        metavar="F",
+        help="private keys in this file (mode 0600) instead of the OS keyring",
+    )
+    mirror.add_argument(
+        "--dry-run", action="store_true", help="print what would be mirrored; change nothing"
+    )
+    mirror.add_argument(
+        "--allow-http", action="store_true", help="accept plain http upstream (tests on loopback)"
+    )
+    mirror.set_defaults(func=run_mirror)
 
     serve = action("serve", "serve the repository over HTTP (tests, demos)")
     serve.add_argument("--host", default="127.0.0.1")
@@ -172,18 +205,46 @@ def run_channel(args: argparse.Namespace) -> int:
 
 
 def _read_channel(repo: Any, path: str) -> dict[str, Any] | None:
-    info = repo.target_info(path)
-    if info is None:
+    data = repo.read_target(path)
+    if data is None:
         return None
-    folder, _, name = path.rpartition("/")
-    file = repo.repo_dir / "targets" / folder / f"{info.hashes['sha256']}.{name}"
     try:
-        data = file.read_bytes()
-        info.verify_length_and_hashes(data)
         channel: dict[str, Any] = json.loads(data)
-    except Exception as exc:
-        raise ReleaseError(f"{file} does not match its signed target info ({exc})") from None
+    except ValueError as exc:
+        raise ReleaseError(f"the published {path} is not JSON ({exc})") from None
     return channel
+
+
+def run_mirror(args: argparse.Namespace) -> int:
+    from nodekeeper.core.release.mirror import DEFAULT_UPSTREAM, MirrorOptions, mirror_storj
+    from nodekeeper.core.release.mirror_plan import DEFAULT_PLATFORMS, parse_pins, parse_platforms
+
+    platforms = parse_platforms(args.platforms) if args.platforms is not None else DEFAULT_PLATFORMS
+    pins: dict[str, str] = {}
+    if args.pin is not None:
+        try:
+            text = args.pin.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise ReleaseUsageError(f"--pin {args.pin}: cannot read it ({reason})") from None
+        pins = parse_pins(text, str(args.pin))
+    options = MirrorOptions(
+        upstream=args.upstream_url or DEFAULT_UPSTREAM,
+        platforms=platforms,
+        pins=pins,
+        allow_http=args.allow_http,
+        dry_run=args.dry_run,
+    )
+    mirror_storj(args.repo_dir, lambda: _open(args), options, _now)
+    # The mirror never signs root: say so while there is time to renew it offline.
+    repo = _open(args)
+    if repo.root_expires_soon(_now()):
+        print(
+            f"warning: the root metadata expires on {repo.root.signed.expires:%Y-%m-%d}; "
+            "renew it where the root key is kept (release refresh)",
+            file=sys.stderr,
+        )
+    return 0
 
 
 def run_refresh(args: argparse.Namespace) -> int:

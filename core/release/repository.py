@@ -59,6 +59,9 @@ class Repository:
     timestamp: Metadata[Timestamp]
     expiry: dict[str, timedelta] = field(default_factory=lambda: dict(DEFAULT_EXPIRY))
     writer: Writer = write_durably
+    # timestamp.json as loaded: a change published by another command in the
+    # meantime must not be overwritten by one computed from the older state.
+    loaded_timestamp: bytes | None = None
 
     # ---- creating and loading -------------------------------------------------
 
@@ -133,22 +136,41 @@ class Repository:
         if not versions:
             raise ReleaseError(f"{meta} has no N.root.json; the repository is damaged")
         root = _read(meta / f"{max(versions)}.root.json", Root)
-        timestamp = _read(meta / "timestamp.json", Timestamp)
+        timestamp_bytes = _read_bytes(meta / "timestamp.json")
+        timestamp = _read(meta / "timestamp.json", Timestamp, timestamp_bytes)
         snapshot = _read(meta / f"{timestamp.signed.snapshot_meta.version}.snapshot.json", Snapshot)
         targets_meta = snapshot.signed.meta.get("targets.json")
         if targets_meta is None:
             raise ReleaseError(f"{meta}: snapshot lists no targets.json; the repository is damaged")
         targets = _read(meta / f"{targets_meta.version}.targets.json", Targets)
-        return cls(repo_dir, keystore, root, targets, snapshot, timestamp)
+        return cls(
+            repo_dir, keystore, root, targets, snapshot, timestamp, loaded_timestamp=timestamp_bytes
+        )
 
     # ---- changes --------------------------------------------------------------
 
     def target_info(self, path: str) -> TargetFile | None:
         return self.targets.signed.targets.get(path)
 
+    def read_target(self, path: str) -> bytes | None:
+        """The published bytes of target ``path``, checked against the signed info."""
+        info = self.target_info(path)
+        if info is None:
+            return None
+        folder, _, name = path.rpartition("/")
+        prefix = f"{folder}/" if folder else ""
+        file = self.repo_dir / "targets" / f"{prefix}{info.hashes['sha256']}.{name}"
+        try:
+            data = file.read_bytes()
+            info.verify_length_and_hashes(data)
+        except Exception as exc:
+            raise ReleaseError(f"{file} does not match its signed target info ({exc})") from None
+        return data
+
     def add_targets(self, files: dict[str, bytes | Path], now: datetime) -> list[str]:
         """Publish target files under their TUF paths (``folder/name``)."""
         with locked(self.repo_dir):
+            self._check_unchanged()
             publication = Publication(self.repo_dir, writer=self.writer)
             for path, content in files.items():
                 if isinstance(content, Path):
@@ -164,11 +186,34 @@ class Repository:
     def refresh(self, now: datetime) -> list[str]:
         """Re-sign snapshot and timestamp (and targets/root when close to expiring)."""
         with locked(self.repo_dir):
+            self._check_unchanged()
             publication = Publication(self.repo_dir, writer=self.writer)
             if self.root.signed.expires - now < RENEW_WITHIN["root"]:
                 self._new_root(publication, now, previous_root=None)
             renew_targets = self.targets.signed.expires - now < RENEW_WITHIN["targets"]
             return self._finish(publication, now, new_targets=renew_targets)
+
+    def renew_online(self, now: datetime) -> list[str] | None:
+        """Re-sign timestamp and snapshot once half their validity is gone; never root.
+
+        Targets are re-signed too when close to expiring. None when everything
+        is fresh enough (nothing written). Only the online keys are needed.
+        """
+        half = {role: self.expiry[role] / 2 for role in ("timestamp", "snapshot")}
+        renew_targets = self.targets.signed.expires - now < RENEW_WITHIN["targets"]
+        if (
+            self.timestamp.signed.expires - now >= half["timestamp"]
+            and self.snapshot.signed.expires - now >= half["snapshot"]
+            and not renew_targets
+        ):
+            return None
+        with locked(self.repo_dir):
+            self._check_unchanged()
+            publication = Publication(self.repo_dir, writer=self.writer)
+            return self._finish(publication, now, new_targets=renew_targets)
+
+    def root_expires_soon(self, now: datetime) -> bool:
+        return self.root.signed.expires - now < RENEW_WITHIN["root"]
 
     def rotate_key(self, role: str, now: datetime, *, old_keyid: str | None = None) -> ReleaseKey:
         """Replace one key of ``role``; the new root is signed by old and new root keys."""
@@ -185,6 +230,7 @@ class Repository:
         if len(matches) != 1:
             raise ReleaseError(f"no single {role} key starts with {old_keyid!r}")
         with locked(self.repo_dir):
+            self._check_unchanged()
             previous_root = Metadata.from_bytes(self.root.to_bytes())
             new_key = ReleaseKey.generate()
             self.keystore.put(new_key)
@@ -238,7 +284,23 @@ class Repository:
         timestamp.snapshot_meta = _meta_for(snapshot.version, snapshot_bytes)
         timestamp.expires = _expires(now, "timestamp", self.expiry)
         self._sign("timestamp", self.timestamp)
-        return publication.commit(self.timestamp.to_bytes(_SERIALIZER))
+        timestamp_bytes = self.timestamp.to_bytes(_SERIALIZER)
+        written = publication.commit(timestamp_bytes)
+        self.loaded_timestamp = timestamp_bytes
+        return written
+
+    def _check_unchanged(self) -> None:
+        if self.loaded_timestamp is None:
+            return
+        try:
+            current = (self.repo_dir / TIMESTAMP).read_bytes()
+        except OSError:
+            current = None
+        if current != self.loaded_timestamp:
+            raise ReleaseError(
+                f"{self.repo_dir} was changed by another command while this one ran; "
+                "nothing published, run it again"
+            )
 
     def _sign(
         self,
@@ -273,14 +335,25 @@ def _meta_for(version: int, data: bytes) -> MetaFile:
     return MetaFile.from_data(version, data, ["sha256"])
 
 
-def _read(
-    path: Path, kind: type[Root] | type[Targets] | type[Snapshot] | type[Timestamp]
-) -> Metadata:  # type: ignore[type-arg]
+def _read_bytes(path: Path) -> bytes:
     try:
-        md: Metadata = Metadata.from_file(str(path))  # type: ignore[type-arg]
+        return path.read_bytes()
     except FileNotFoundError:
         raise ReleaseError(f"{path} is missing; the repository is damaged") from None
-    except (OSError, DeserializationError, ValueError) as exc:
+    except OSError as exc:
+        raise ReleaseError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _read(
+    path: Path,
+    kind: type[Root] | type[Targets] | type[Snapshot] | type[Timestamp],
+    data: bytes | None = None,
+) -> Metadata:  # type: ignore[type-arg]
+    try:
+        md: Metadata = Metadata.from_bytes(  # type: ignore[type-arg]
+            _read_bytes(path) if data is None else data
+        )
+    except (DeserializationError, ValueError) as exc:
         raise ReleaseError(f"{path} is not valid TUF metadata: {exc}") from None
     if not isinstance(md.signed, kind):
         raise ReleaseError(f"{path} holds {md.signed.type} metadata, not {kind.type}")

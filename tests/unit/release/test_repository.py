@@ -125,3 +125,45 @@ def test_threshold_above_key_count_is_refused(tmp_path: Path) -> None:
             tmp_path / "repo", FileKeyStore(tmp_path / "k.json"), now(), root_keys=2, threshold=3
         )
     assert not (tmp_path / "repo").exists()
+
+
+def _without_root_key(publisher: Publisher) -> None:
+    keys = json.loads(publisher.key_file.read_text())
+    root_keys = set(publisher.open().root.signed.roles["root"].keyids)
+    keys["keys"] = {k: v for k, v in keys["keys"].items() if k not in root_keys}
+    publisher.key_file.write_text(json.dumps(keys))
+
+
+def test_renew_online_waits_for_half_the_timestamp_validity(tmp_path: Path) -> None:
+    publisher = Publisher(tmp_path)
+    start = now()
+    repo = publisher.open()
+    assert repo.renew_online(start + timedelta(hours=11)) is None
+    before = _names(publisher.repo_dir)
+    written = repo.renew_online(start + timedelta(hours=13))
+    assert written is not None and "metadata/timestamp.json" in written
+    assert _names(publisher.repo_dir) - before == {"metadata/2.snapshot.json"}
+    assert repo.renew_online(start + timedelta(hours=14)) is None
+
+
+def test_renew_online_never_needs_the_root_key(tmp_path: Path) -> None:
+    publisher = Publisher(tmp_path)
+    _without_root_key(publisher)
+    repo = publisher.open()
+    # Even with root close to expiry and targets due: root is left to the offline key.
+    later = now() + timedelta(days=340)
+    assert repo.root_expires_soon(later)
+    written = repo.renew_online(later)
+    assert written is not None
+    assert not any(name.endswith("root.json") for name in written)
+    assert "metadata/2.targets.json" in written
+
+
+def test_a_change_published_meanwhile_is_not_overwritten(tmp_path: Path) -> None:
+    publisher = Publisher(tmp_path)
+    stale = publisher.open()
+    publisher.add("1.2.0")
+    before = {p: (publisher.repo_dir / p).read_bytes() for p in _names(publisher.repo_dir)}
+    with pytest.raises(ReleaseError, match="changed by another command"):
+        stale.add_targets({"channels/storagenode.json": b"{}"}, now())
+    assert {p: (publisher.repo_dir / p).read_bytes() for p in _names(publisher.repo_dir)} == before
