@@ -132,3 +132,27 @@ def next_state(state: NodeState, trigger: Trigger) -> NodeState:
         return TRANSITIONS[state][trigger]
     except KeyError:
         raise IllegalTransition(f"{trigger} is not allowed while the node is {state}") from None
+
+
+@dataclass
+class Requests:
+    """What has been asked of the supervisor; it acts on it when it next looks."""
+
+    hold_reason: str | None = None  # "update" holds the node as updating
+    restart: bool = False
+    shutdown: bool = False
+
+    def wanted(self) -> Trigger:
+        """Where the node should be: START (running), HOLD, UPDATE or SHUTDOWN."""
+        if self.shutdown:
+            return Trigger.SHUTDOWN
+        if self.hold_reason is not None:
+            return Trigger.UPDATE if self.hold_reason == "update" else Trigger.HOLD
+        return Trigger.START
+
+    def pending(self) -> Trigger | None:
+        """The request that changes what a running or waiting node does, if any."""
+        wanted = self.wanted()
+        if wanted is not Trigger.START:
+            return wanted
+        return Trigger.RESTART if self.restart else None

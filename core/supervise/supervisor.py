@@ -30,6 +30,7 @@ from nodekeeper.core.supervise.lifecycle import (
     HELD_STATES,
     IllegalTransition,
     NodeState,
+    Requests,
     Trigger,
     next_state,
 )
@@ -83,19 +84,17 @@ class Supervisor:
         self._restarts = 0
         self._last_exit: dict[str, Any] | None = None
         self._delay = 0.0  # before the restart that the current wait leads to
-        # What is wanted; the loop in run() acts on it when woken.
-        self._hold_reason: str | None = None
-        self._restart_wanted = False
-        self._shutting_down = False
-        self._wake = asyncio.Event()
+        self._requests = Requests()
+        self._looping = False  # run() is in its loop
+        self._wake = asyncio.Event()  # set with every request
         self._changed = asyncio.Event()
 
     # -- requests (called from the event loop) --------------------------------
 
     async def restart(self) -> None:
         """Gracefully restart the node now (not counted as a crash); ends a hold."""
-        self._hold_reason = None
-        self._restart_wanted = True
+        self._requests.hold_reason = None
+        self._requests.restart = True
         self._wake.set()
 
     async def hold(self, reason: str) -> None:
@@ -103,19 +102,14 @@ class Supervisor:
 
         ``reason`` "update" shows the node as ``updating``, any other as ``stopped``.
         """
-        self._hold_reason = reason
+        self._requests.hold_reason = reason
         self._wake.set()
-        held = NodeState.UPDATING if reason == "update" else NodeState.STOPPED
-        await self._until(
-            lambda: (
-                self._run is None
-                and (self._state is held or (self._shutting_down and self._state in HELD_STATES))
-            )
-        )
+        held = next_state(NodeState.STOPPED, self._requests.wanted())
+        await self._until(lambda: self._over() or (self._run is None and self._state is held))
 
     async def release(self) -> None:
         """End a hold: the node starts again."""
-        self._hold_reason = None
+        self._requests.hold_reason = None
         self._wake.set()
 
     async def wait_until_healthy(self, timeout: float) -> bool:
@@ -128,9 +122,9 @@ class Supervisor:
 
     async def shutdown(self) -> None:
         """Stop the node gracefully and end :meth:`run`."""
-        self._shutting_down = True
+        self._requests.shutdown = True
         self._wake.set()
-        await self._until(lambda: self._run is None and self._state is NodeState.STOPPED)
+        await self._until(self._over)
 
     # The update cycle's names for hold("update") and release().
     async def stop_node(self, reason: str = "update") -> None:
@@ -178,35 +172,37 @@ class Supervisor:
             self._state = state
             self._changed_now()
 
-    def _wanted(self) -> Trigger:
-        """What the requests made so far ask for: START, HOLD, UPDATE or SHUTDOWN."""
-        if self._shutting_down:
-            return Trigger.SHUTDOWN
-        if self._hold_reason is not None:
-            return Trigger.UPDATE if self._hold_reason == "update" else Trigger.HOLD
-        return Trigger.START
+    def _over(self) -> bool:
+        """True when run() has returned or is about to."""
+        shut_down = self._requests.shutdown and self._state is NodeState.STOPPED
+        return shut_down or not self._looping
 
     # -- the loop ---------------------------------------------------------------
 
     async def run(self) -> None:
         """Supervise until :meth:`shutdown`."""
-        await stop_previous_node(
-            self._platform,
-            self._clock,
-            self._pidfile,
-            self._node,
-            on_found=lambda: self._fire(Trigger.LEFTOVER),
-        )
-        while not (self._shutting_down and self._state is NodeState.STOPPED):
-            if self._state in HELD_STATES:
-                trigger = await self._held()
-            elif self._state in (NodeState.BACKOFF, NodeState.CRASH_LOOPING):
-                trigger = await self._back_off()
-            elif self._state is NodeState.STARTING:
-                trigger = await self._run_node()
-            else:  # stopping a node that a previous core left
-                trigger = self._wanted()
-            self._fire(trigger)
+        self._looping = True
+        try:
+            await stop_previous_node(
+                self._platform,
+                self._clock,
+                self._pidfile,
+                self._node,
+                on_found=lambda: self._fire(Trigger.LEFTOVER),
+            )
+            while not self._over():
+                if self._state in HELD_STATES:
+                    trigger = await self._held()
+                elif self._state in (NodeState.BACKOFF, NodeState.CRASH_LOOPING):
+                    trigger = await self._back_off()
+                elif self._state is NodeState.STARTING:
+                    trigger = await self._run_node()
+                else:  # stopping a node that a previous core left
+                    trigger = self._requests.wanted()
+                self._fire(trigger)
+        finally:
+            self._looping = False
+            self._changed_now()
 
     async def _next_wake(self) -> None:
         await self._wake.wait()
@@ -214,7 +210,7 @@ class Supervisor:
 
     async def _held(self) -> Trigger:
         """Stay stopped or updating for as long as that is what is wanted."""
-        while (wanted := self._wanted()) in (Trigger.HOLD, Trigger.UPDATE) and next_state(
+        while (wanted := self._requests.wanted()) is not Trigger.SHUTDOWN and next_state(
             self._state, wanted
         ) is self._state:
             await self._next_wake()
@@ -222,18 +218,13 @@ class Supervisor:
 
     async def _back_off(self) -> Trigger:
         """Wait the restart delay; any request ends the wait early."""
-        try:
-            await wait_for(self._clock, self._next_wake(), self._delay)
-        except TimeoutError:
-            woken = False
-        else:
-            woken = True
-        wanted = self._wanted()
-        if wanted is not Trigger.START:
-            return wanted
-        if self._restart_wanted:
-            return Trigger.RESTART
-        return Trigger.START if woken else Trigger.BACKOFF_OVER
+        woken = True
+        if self._requests.pending() is None:
+            try:
+                await wait_for(self._clock, self._next_wake(), self._delay)
+            except TimeoutError:
+                woken = False
+        return self._requests.pending() or (Trigger.START if woken else Trigger.BACKOFF_OVER)
 
     async def _run_node(self) -> Trigger:
         """Start the node and watch it until it ends; return where that leads."""
@@ -249,7 +240,7 @@ class Supervisor:
             return self._count_exit(started_at=run.started_at, now=self._clock.now())
         self._fire(why)
         await self._finish(run, await self._stop(run, STOP_REASONS[why]))
-        wanted = self._wanted()
+        wanted = self._requests.wanted()
         if why in (Trigger.UNHEALTHY, Trigger.OVER_MEMORY) and wanted is Trigger.START:
             return self._count_exit(started_at=run.started_at, now=self._clock.now())
         return wanted
@@ -276,7 +267,7 @@ class Supervisor:
     # -- starting -------------------------------------------------------------
 
     def _spawn(self) -> NodeRun | None:
-        self._restart_wanted = False
+        self._requests.restart = False
         try:
             plan = self._resolve()
         except Exception as exc:  # a missing binary must not kill the core
@@ -339,11 +330,8 @@ class Supervisor:
                     return Trigger.CRASHED
                 if trouble.done():
                     return self._troubled(run, trouble.result())
-                wanted = self._wanted()
-                if wanted is not Trigger.START:
-                    return wanted
-                if self._restart_wanted:
-                    return Trigger.RESTART
+                if (request := self._requests.pending()) is not None:
+                    return request
         finally:
             trouble.cancel()
 

@@ -17,6 +17,7 @@ from nodekeeper.core.supervise.lifecycle import (
     TRANSITIONS,
     IllegalTransition,
     NodeState,
+    Requests,
     Severity,
     Trigger,
     next_state,
@@ -114,3 +115,31 @@ def test_the_module_imports_nothing_but_the_standard_library() -> None:
     }
     assert imported <= sys.stdlib_module_names | {"__future__"}
     assert "asyncio" not in imported
+
+
+def test_requests_say_what_is_wanted_shutdown_first() -> None:
+    requests = Requests()
+    assert (requests.wanted(), requests.pending()) == (Trigger.START, None)
+    requests.restart = True
+    assert (requests.wanted(), requests.pending()) == (Trigger.START, Trigger.RESTART)
+    requests.hold_reason = "update"
+    assert requests.pending() is Trigger.UPDATE
+    requests.hold_reason = "operator"
+    assert requests.pending() is Trigger.HOLD
+    requests.shutdown = True
+    assert requests.wanted() is Trigger.SHUTDOWN
+
+
+@pytest.mark.parametrize("state", [NodeState.STARTING, NodeState.RUNNING, NodeState.BACKOFF])
+@pytest.mark.parametrize("hold_reason", ["update", "operator", None])
+@pytest.mark.parametrize("shutdown", [False, True])
+def test_every_pending_request_is_a_move_the_table_allows(
+    state: NodeState, hold_reason: str | None, shutdown: bool
+) -> None:
+    requests = Requests(hold_reason=hold_reason, restart=True, shutdown=shutdown)
+    trigger = requests.pending()
+    assert trigger is not None
+    after = next_state(state, trigger)
+    if after is NodeState.STOPPING:
+        after = next_state(after, requests.wanted())
+    assert after in {NodeState.STARTING, *HELD_STATES}

@@ -278,6 +278,29 @@ def test_wait_until_healthy(tmp_path: Path) -> None:
     supervised(tmp_path, scenario)
 
 
+def test_shutdown_during_the_restart_wait_ends_at_once(tmp_path: Path) -> None:
+    async def scenario(h: Harness) -> None:
+        await h.start()
+        h.node.exit(1)
+        await h.clock.advance(0)
+        await h.clock.advance(0.01)
+        assert h.state == "backoff"
+        await h.shutdown()
+        assert h.state == "stopped" and h.platform.live() == []
+        assert len(h.platform.spawned) == 1
+
+    supervised(tmp_path, scenario, health_url=None, restart_delay=60.0, restart_delay_max=60.0)
+
+
+def test_requests_do_not_hang_when_the_supervisor_is_not_running(tmp_path: Path) -> None:
+    async def scenario(h: Harness) -> None:
+        await h.supervisor.hold("update")
+        await h.supervisor.shutdown()
+        assert h.platform.spawned == []
+
+    supervised(tmp_path, scenario)
+
+
 def test_a_node_that_cannot_be_started_is_retried_with_backoff(tmp_path: Path) -> None:
     async def scenario(h: Harness) -> None:
         h.platform.spawn_error = FileNotFoundError(errno.ENOENT, "No such file or directory")
