@@ -7,6 +7,7 @@ import dataclasses
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,9 +29,13 @@ class StdioSource(Protocol):
         """Fresh write ends for the node's stdout and stderr."""
 
 
+class StartFailed(Exception):
+    """The node could not be started; the message says why, in one line."""
+
+
 def start_run(
     platform: Platform,
-    plan: LaunchPlan,
+    resolve: Callable[[], LaunchPlan],
     node: NodeConfig,
     limits: LimitsConfig,
     *,
@@ -38,8 +43,15 @@ def start_run(
     stdio: StdioSource | None,
     now: float,
 ) -> NodeRun:
-    """Start the node and begin waiting for its exit; OSError when it cannot be started."""
-    popen = spawn_node(platform, plan, node, limits, instance=instance, stdio=stdio)
+    """Start the node and begin waiting for its exit; StartFailed when it cannot be started."""
+    try:
+        plan = resolve()
+    except Exception as exc:  # a missing binary must not kill the core
+        raise StartFailed(f"cannot resolve the node command: {exc}") from exc
+    try:
+        popen = spawn_node(platform, plan, node, limits, instance=instance, stdio=stdio)
+    except OSError as exc:
+        raise StartFailed(f"cannot start {plan.argv[0]}: {exc.strerror or exc}") from exc
     # A process that is already gone again still gets a usable identity.
     ident = platform.identity(popen.pid) or ProcessIdentity(popen.pid, time.time(), popen.pid)
     exited = asyncio.ensure_future(platform.wait_exit(popen))

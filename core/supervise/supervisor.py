@@ -25,7 +25,6 @@ from nodekeeper.core.events import EventBus, utc_now_iso
 from nodekeeper.core.platform.base import Platform
 from nodekeeper.core.supervise.clock import Clock, MonotonicClock, wait_for
 from nodekeeper.core.supervise.health import probe
-from nodekeeper.core.supervise.leftovers import kill_leftovers, stop_previous_node
 from nodekeeper.core.supervise.lifecycle import (
     HELD_STATES,
     IllegalTransition,
@@ -42,7 +41,8 @@ from nodekeeper.core.supervise.process import (
     NodeRun,
     exit_info_from_returncode,
 )
-from nodekeeper.core.supervise.spawn import LaunchPlan, StdioSource, start_run
+from nodekeeper.core.supervise.spawn import LaunchPlan, StartFailed, StdioSource, start_run
+from nodekeeper.core.supervise.stopping import kill_leftovers, stop_gracefully, stop_previous_node
 from nodekeeper.core.supervise.watch import OverMemory, Probe, Unhealthy, watch_run
 
 _log = logging.getLogger(__name__)
@@ -239,7 +239,10 @@ class Supervisor:
             await self._finish(run, exit_info_from_returncode(run.exited.result(), "crashed"))
             return self._count_exit(started_at=run.started_at, now=self._clock.now())
         self._fire(why)
-        await self._finish(run, await self._stop(run, STOP_REASONS[why]))
+        stop = stop_gracefully(
+            run, self._node, STOP_REASONS[why], platform=self._platform, clock=self._clock
+        )
+        await self._finish(run, await stop)
         wanted = self._requests.wanted()
         if why in (Trigger.UNHEALTHY, Trigger.OVER_MEMORY) and wanted is Trigger.START:
             return self._count_exit(started_at=run.started_at, now=self._clock.now())
@@ -269,36 +272,28 @@ class Supervisor:
     def _spawn(self) -> NodeRun | None:
         self._requests.restart = False
         try:
-            plan = self._resolve()
-        except Exception as exc:  # a missing binary must not kill the core
-            self._start_failed(f"cannot resolve the node command: {exc}")
-            return None
-        try:
             run = start_run(
                 self._platform,
-                plan,
+                self._resolve,
                 self._node,
                 self._limits,
                 instance=self._instance,
                 stdio=self._stdio,
                 now=self._clock.now(),
             )
-        except OSError as exc:
-            self._start_failed(f"cannot start {plan.argv[0]}: {exc.strerror or exc}")
+        except StartFailed as exc:
+            _log.error("%s", exc)
+            self._report_exit(None, ExitInfo(None, None, "failed-to-start", str(exc)))
             return None
-        self._pidfile.write(run.ident, plan.version)
-        self._run, self._version = run, plan.version
+        self._pidfile.write(run.ident, run.version)
+        self._run, self._version = run, run.version
         if self._starts:
             self._restarts += 1
         self._starts += 1
-        _log.info("node started: pid %d, version %s", run.pid, plan.version or "unknown")
-        self._bus.publish("node-started", {"pid": run.pid, "version": plan.version})
+        _log.info("node started: pid %d, version %s", run.pid, run.version or "unknown")
+        self._bus.publish("node-started", {"pid": run.pid, "version": run.version})
         self._changed_now()
         return run
-
-    def _start_failed(self, message: str) -> None:
-        _log.error("%s", message)
-        self._report_exit(None, ExitInfo(None, None, "failed-to-start", message))
 
     def _report_exit(self, pid: int | None, exit_info: ExitInfo) -> None:
         self._last_exit = exit_info.last_exit(utc_now_iso())
@@ -349,23 +344,7 @@ class Supervisor:
         if healthy and self._state is NodeState.STARTING:
             self._fire(Trigger.HEALTHY)
 
-    # -- stopping -------------------------------------------------------------
-
-    async def _stop(self, run: NodeRun, reason: str) -> ExitInfo:
-        """Stop gracefully: stop_signal, wait stop_timeout, then kill the whole tree."""
-        node = self._node
-        if not run.exited.done():
-            _log.info("stopping node pid %d (%s, %s)", run.pid, node.stop_signal, reason)
-            self._platform.send_stop(run.ident, node.stop_signal)
-            try:
-                await wait_for(self._clock, asyncio.shield(run.exited), node.stop_timeout)
-            except TimeoutError:
-                _log.warning(
-                    "node did not stop within %gs; killing its process tree", node.stop_timeout
-                )
-                self._platform.kill_tree(run.ident)
-                await run.exited
-        return exit_info_from_returncode(run.exited.result(), reason)
+    # -- ending a run -----------------------------------------------------------
 
     async def _finish(self, run: NodeRun, exit_info: ExitInfo) -> None:
         """The leader is gone: remove what is left of its group, then forget the run."""

@@ -1,9 +1,12 @@
-"""What earlier runs left behind: nothing of it may live when a node starts.
+"""Stopping the node, and what earlier runs left behind.
 
-Before every start the whole process group of the previous run must be
-gone, and before the first start of a core a node that a previous core left
-running (found through the pid file) is stopped. A pid that the pid file
-names but that now belongs to another process is never touched.
+A graceful stop is the stop signal, up to ``stop_timeout`` to exit, then
+the whole process tree killed. Nothing of an earlier run may live when a
+node starts: before every start the whole process group of the previous
+run must be gone, and before the first start of a core a node that a
+previous core left running (found through the pid file) is stopped. A pid
+that the pid file names but that now belongs to another process is never
+touched.
 """
 
 from __future__ import annotations
@@ -14,14 +17,33 @@ from collections.abc import Callable
 
 from nodekeeper.core.config import NodeConfig
 from nodekeeper.core.platform.base import Platform, ProcessIdentity
-from nodekeeper.core.supervise.clock import Clock
+from nodekeeper.core.supervise.clock import Clock, wait_for
 from nodekeeper.core.supervise.pidfile import PidFile, same_process
+from nodekeeper.core.supervise.process import ExitInfo, NodeRun, exit_info_from_returncode
 
 _log = logging.getLogger(__name__)
 
 # How long leftovers of a killed group get to disappear before we give up waiting.
 KILL_SETTLE_TIMEOUT = 5.0
 POLL_INTERVAL = 0.05
+
+
+async def stop_gracefully(
+    run: NodeRun, node: NodeConfig, reason: str, *, platform: Platform, clock: Clock
+) -> ExitInfo:
+    """Stop the run: ``node.stop_signal``, wait ``node.stop_timeout``, then kill the whole tree."""
+    if not run.exited.done():
+        _log.info("stopping node pid %d (%s, %s)", run.pid, node.stop_signal, reason)
+        platform.send_stop(run.ident, node.stop_signal)
+        try:
+            await wait_for(clock, asyncio.shield(run.exited), node.stop_timeout)
+        except TimeoutError:
+            _log.warning(
+                "node did not stop within %gs; killing its process tree", node.stop_timeout
+            )
+            platform.kill_tree(run.ident)
+            await run.exited
+    return exit_info_from_returncode(run.exited.result(), reason)
 
 
 async def kill_leftovers(platform: Platform, clock: Clock, ident: ProcessIdentity) -> None:
