@@ -304,7 +304,7 @@ class Supervisor:
 
     async def _watch(self, run: NodeRun) -> Trigger:
         """Wait until the run ends on its own (CRASHED) or must be stopped (the stop's trigger)."""
-        trouble = asyncio.ensure_future(
+        trouble: asyncio.Future[Unhealthy | OverMemory] = asyncio.ensure_future(
             watch_run(
                 run,
                 self._node,
@@ -324,7 +324,11 @@ class Supervisor:
                 if run.exited.done():
                     return Trigger.CRASHED
                 if trouble.done():
-                    return self._troubled(run, trouble.result())
+                    if trouble.exception() is None:
+                        return self._troubled(run, trouble.result())
+                    # A bug in a watcher must not end supervision: keep the node, unwatched.
+                    _log.error("watching the node failed", exc_info=trouble.exception())
+                    trouble = asyncio.get_running_loop().create_future()
                 if (request := self._requests.pending()) is not None:
                     return request
         finally:

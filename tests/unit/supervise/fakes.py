@@ -182,10 +182,13 @@ class Prober:
 
     def __init__(self) -> None:
         self.result = ProbeResult(True)
+        self.error: Exception | None = None  # raised instead: a bug in the probe
         self.calls = 0
 
     def __call__(self, url: str, timeout: float) -> ProbeResult:
         self.calls += 1
+        if self.error is not None:
+            raise self.error
         return self.result
 
 

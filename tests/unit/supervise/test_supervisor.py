@@ -173,6 +173,21 @@ def test_a_frozen_process_fails_its_checks_even_without_health_url(tmp_path: Pat
     supervised(tmp_path, scenario, health_url=None)
 
 
+def test_a_bug_in_the_health_probe_does_not_end_supervision(tmp_path: Path) -> None:
+    async def scenario(h: Harness) -> None:
+        h.prober.error = ValueError("a bug")
+        await h.start()
+        node = h.node
+        await h.clock.advance(10.0)
+        assert h.node is node and h.state == "starting"
+        node.exit(1)
+        await h.clock.advance(0.1)
+        assert h.node is not node
+        await h.shutdown()
+
+    supervised(tmp_path, scenario)
+
+
 def test_a_node_ignoring_its_stop_signal_is_killed_after_stop_timeout(tmp_path: Path) -> None:
     async def scenario(h: Harness) -> None:
         h.platform.ignore_stop = True
