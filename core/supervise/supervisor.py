@@ -210,11 +210,11 @@ class Supervisor:
 
     async def _held(self) -> Trigger:
         """Stay stopped or updating for as long as that is what is wanted."""
-        while (wanted := self._requests.wanted()) is not Trigger.SHUTDOWN and next_state(
-            self._state, wanted
-        ) is self._state:
+        while True:
+            wanted = self._requests.wanted()
+            if wanted is Trigger.SHUTDOWN or next_state(self._state, wanted) is not self._state:
+                return wanted
             await self._next_wake()
-        return wanted
 
     async def _back_off(self) -> Trigger:
         """Wait the restart delay; any request ends the wait early."""
