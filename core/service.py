@@ -26,11 +26,11 @@ from nodekeeper.core.fsutil import write_atomic
 from nodekeeper.core.ipc.server import ControlServer, Handler
 from nodekeeper.core.logs.capture import LogCapture
 from nodekeeper.core.notify import WebhookNotifier
-from nodekeeper.core.platform import LimitSettings, Platform, current_platform
+from nodekeeper.core.platform import Platform, current_platform
 from nodekeeper.core.state import State, StateStore
 from nodekeeper.core.supervise.pidfile import PidFile
-from nodekeeper.core.supervise.policy import RestartSettings
-from nodekeeper.core.supervise.supervisor import LaunchPlan, Supervisor, SupervisorSettings
+from nodekeeper.core.supervise.spawn import LaunchPlan
+from nodekeeper.core.supervise.supervisor import Supervisor
 from nodekeeper.core.update.errors import UpdateError
 from nodekeeper.core.update.recovery import recover
 from nodekeeper.core.update.smoke import read_version
@@ -43,34 +43,6 @@ _log = logging.getLogger(__name__)
 STATUS_HEARTBEAT = 10.0
 STATUS_SETTLE = 0.05
 BINARY_PLACEHOLDER = "{binary}"
-
-
-def limit_settings(config: Config) -> LimitSettings:
-    limits = config.limits
-    return LimitSettings(memory_max=limits.memory_max, cpu_max=limits.cpu_max, nice=limits.nice)
-
-
-def supervisor_settings(config: Config) -> SupervisorSettings:
-    node = config.node
-    return SupervisorSettings(
-        instance=config.instance,
-        env=dict(node.env),
-        workdir=node.workdir,
-        stop_signal=node.stop_signal,
-        stop_timeout=node.stop_timeout,
-        health_url=node.health_url,
-        health_interval=node.health_interval,
-        health_timeout=node.health_timeout,
-        health_failures=node.health_failures,
-        restart=RestartSettings(
-            restart_delay=node.restart_delay,
-            restart_delay_max=node.restart_delay_max,
-            stable_after=node.stable_after,
-            crash_loop_restarts=node.crash_loop_restarts,
-            crash_loop_window=node.crash_loop_window,
-        ),
-        limits=limit_settings(config),
-    )
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
@@ -126,7 +98,7 @@ class Core:
     # -- what the status object and the control socket show --------------------
 
     def status(self) -> dict[str, Any]:
-        limits = limit_settings(self.config)
+        limits = self.config.limits
         return {
             "instance": self.config.instance,
             "core_version": __version__,
@@ -295,8 +267,10 @@ def build_core(config: Config) -> Core:
         raise ConfigError(f"{config.source}: updates: {exc}") from None
     changes = StatusChanges()
     supervisor = Supervisor(
-        supervisor_settings(config),
+        config.node,
+        config.limits,
         platform,
+        instance=config.instance,
         resolve=functools.partial(launch_plan, config, states, store),
         pidfile=PidFile(data_dir / "node.pid"),
         bus=bus,

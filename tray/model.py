@@ -15,11 +15,12 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+from nodekeeper.core.supervise.lifecycle import STATES, NodeState, Severity
 from nodekeeper.tray.throttle import UNREACHABLE, Notification
 
-NODE_STATES = frozenset(
-    {"starting", "running", "stopping", "stopped", "backoff", "crash-looping", "updating"}
-)
+# The node's states, their wording and severity come from the core's lifecycle
+# table (a pure module: importing it starts nothing).
+NODE_STATES = frozenset(str(state) for state in NodeState)
 UPDATE_STATES = frozenset(
     {
         "idle",
@@ -60,7 +61,7 @@ class Connection(StrEnum):
 class NodeStatus:
     instance: str
     core_version: str
-    node_state: str
+    node_state: NodeState
     node_version: str | None
     uptime_s: float | None
     restarts: int
@@ -110,7 +111,7 @@ def parse_status(obj: object) -> NodeStatus:
     return NodeStatus(
         instance=_field(obj, "instance", str, ""),
         core_version=str(obj.get("core_version") or ""),
-        node_state=node_state,
+        node_state=NodeState(node_state),
         node_version=_optional(node, "version", str, "node."),
         uptime_s=float(uptime) if uptime is not None else None,
         restarts=int(_optional(node, "restarts", int, "node.") or 0),
@@ -196,14 +197,15 @@ def icon_state(model: InstanceModel) -> IconState:
     s = model.status
     if s is None:
         return IconState.BUSY  # connecting: never flash an error at login
-    if s.node_state == "updating" or s.updates_state in _BUSY_UPDATE_STATES:
+    severity = STATES[s.node_state].severity
+    if severity is Severity.BUSY or s.updates_state in _BUSY_UPDATE_STATES:
         return IconState.BUSY
     if (
-        s.node_state in ("crash-looping", "stopped")
+        severity is Severity.ATTENTION
         or model.below_minimum
         or (model.update_available and not s.updates_enabled)
         or s.updates_state == "error"
-        or (s.healthy is False and s.node_state == "running")
+        or (s.healthy is False and s.node_state is NodeState.RUNNING)
     ):
         return IconState.ATTENTION
     return IconState.OK
@@ -234,7 +236,7 @@ def status_line(model: InstanceModel) -> str:
         return "Connecting…"
     version = f"v{s.node_version.removeprefix('v')}" if s.node_version else "version unknown"
     line = f"Node {version} — {s.node_state}"
-    if s.node_state == "running" and s.uptime_s is not None:
+    if s.node_state is NodeState.RUNNING and s.uptime_s is not None:
         line += f", up {format_uptime(s.uptime_s)}"
     return line
 
@@ -244,17 +246,16 @@ def attention_reason(model: InstanceModel) -> str | None:
     s = model.status
     if s is None or model.connection is not Connection.CONNECTED:
         return None
-    if s.node_state == "crash-looping":
-        return "the node keeps crashing"
-    if s.node_state == "stopped":
-        return "the node is stopped"
+    node = STATES[s.node_state]
+    if node.severity is Severity.ATTENTION:
+        return node.wording
     if model.below_minimum:
         return f"version below the network minimum {s.minimum}"
     if model.update_available and not s.updates_enabled:
         return f"update {s.suggested} available, automatic updates are off"
     if s.updates_state == "error":
         return f"update check failed: {s.last_error}" if s.last_error else "update check failed"
-    if s.healthy is False and s.node_state == "running":
+    if s.healthy is False and s.node_state is NodeState.RUNNING:
         return "the node does not answer its health check"
     return None
 

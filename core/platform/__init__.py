@@ -6,7 +6,6 @@ import sys
 
 from nodekeeper.core.platform.base import (
     DataDirLock,
-    LimitSettings,
     Platform,
     ProcessIdentity,
     ProcessStatus,
@@ -15,7 +14,6 @@ from nodekeeper.core.platform.base import (
 
 __all__ = [
     "DataDirLock",
-    "LimitSettings",
     "Platform",
     "ProcessIdentity",
     "ProcessStatus",

@@ -8,11 +8,15 @@ beside this file; tests of pure logic can substitute their own.
 from __future__ import annotations
 
 import abc
+import asyncio
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from nodekeeper.core.config import LimitsConfig
 
 ProcessStatus = Literal["running", "stopped", "zombie", "gone"]
 
@@ -27,20 +31,13 @@ class ProcessIdentity:
 
 
 @dataclass(frozen=True)
-class LimitSettings:
-    memory_max: int | None = None
-    cpu_max: float | None = None
-    nice: int | None = None
-
-
-@dataclass(frozen=True)
 class SpawnRequest:
     argv: Sequence[str]
     env: Mapping[str, str]
     cwd: Path | None
     stdout: int | None
     stderr: int | None
-    limits: LimitSettings
+    limits: LimitsConfig
     # A name for per-node OS objects (cgroup, job object): the instance name.
     name: str
 
@@ -60,7 +57,7 @@ class Platform(abc.ABC):
         """Start the node in its own group so that it dies with the core."""
 
     @abc.abstractmethod
-    def enforced_by(self, limits: LimitSettings) -> str:
+    def enforced_by(self, limits: LimitsConfig) -> str:
         """How the limits of the running node are enforced: cgroup, job-object, watchdog, none."""
 
     @abc.abstractmethod
@@ -86,6 +83,22 @@ class Platform(abc.ABC):
     def lock_data_dir(self, path: Path) -> DataDirLock:
         """Take the exclusive lock on the data dir, or raise AlreadyRunning."""
 
+    async def wait_exit(self, popen: subprocess.Popen[bytes]) -> int:
+        """The process's return code, as soon as it has exited.
+
+        A thread of its own per process waits for it (the same on every OS)
+        and wakes the event loop the instant the process is gone.
+        """
+        loop = asyncio.get_running_loop()
+        exited: asyncio.Future[int] = loop.create_future()
+
+        def wait() -> None:
+            code = popen.wait()
+            loop.call_soon_threadsafe(_resolve, exited, code)
+
+        threading.Thread(target=wait, name=f"wait-node-{popen.pid}", daemon=True).start()
+        return await exited
+
     def tree_rss(self, ident: ProcessIdentity) -> int:
         """Resident memory of the node's group, for the memory watchdog."""
         import psutil
@@ -97,3 +110,8 @@ class Platform(abc.ABC):
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
         return total
+
+
+def _resolve(future: asyncio.Future[int], code: int) -> None:
+    if not future.done():
+        future.set_result(code)

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import psutil
 
+from nodekeeper.core.config import LimitsConfig
 from nodekeeper.core.errors import AlreadyRunning
 from nodekeeper.core.platform import cgroup
 from nodekeeper.core.platform.base import (
     DataDirLock,
-    LimitSettings,
     Platform,
     ProcessIdentity,
     ProcessStatus,
@@ -75,7 +75,7 @@ class PosixPlatform(Platform):
         CPUQuota= cover it and its KillMode reaches it."""
         return bool(os.environ.get("INVOCATION_ID"))
 
-    def _cgroup_for(self, name: str, limits: LimitSettings) -> cgroup.CgroupPlan | None:
+    def _cgroup_for(self, name: str, limits: LimitsConfig) -> cgroup.CgroupPlan | None:
         key = (name, limits.memory_max, limits.cpu_max)
         if self.under_systemd_unit():
             return None
@@ -84,7 +84,7 @@ class PosixPlatform(Platform):
             self._cgroup_key = key
         return self._cgroup_plan
 
-    def enforced_by(self, limits: LimitSettings) -> str:
+    def enforced_by(self, limits: LimitsConfig) -> str:
         if limits.memory_max is None and limits.cpu_max is None:
             return "nice" if limits.nice is not None else "none"
         if self.under_systemd_unit():
@@ -93,7 +93,7 @@ class PosixPlatform(Platform):
             return "cgroup"
         return "watchdog" if limits.memory_max is not None else "none"
 
-    def _cgroup_for_status(self, limits: LimitSettings) -> bool:
+    def _cgroup_for_status(self, limits: LimitsConfig) -> bool:
         return (
             self._cgroup_plan is not None
             and self._cgroup_key is not None

@@ -19,10 +19,10 @@ from typing import Protocol
 
 import psutil
 
+from nodekeeper.core.config import LimitsConfig
 from nodekeeper.core.errors import AlreadyRunning
 from nodekeeper.core.platform.base import (
     DataDirLock,
-    LimitSettings,
     Platform,
     ProcessIdentity,
     ProcessStatus,
@@ -45,7 +45,7 @@ ABOVE_NORMAL_PRIORITY_CLASS = 0x00008000
 NORMAL_PRIORITY_CLASS = 0x00000020
 
 
-def job_limit_flags(limits: LimitSettings) -> int:
+def job_limit_flags(limits: LimitsConfig) -> int:
     flags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
     if limits.memory_max is not None:
         flags |= JOB_OBJECT_LIMIT_JOB_MEMORY
@@ -106,7 +106,7 @@ class WindowsPlatform(Platform):
         self._cpu_count = cpu_count or os.cpu_count() or 1
         self._jobs: dict[int, int] = {}  # node pid -> job handle
 
-    def enforced_by(self, limits: LimitSettings) -> str:
+    def enforced_by(self, limits: LimitsConfig) -> str:
         if limits.memory_max is None and limits.cpu_max is None:
             return "priority-class" if limits.nice is not None else "none"
         return "job-object"

@@ -30,15 +30,8 @@ class HealthTracker:
         self._limit = failures
         self.consecutive_failures = 0
         self.ever_healthy = False
-        self.last_detail = ""
-
-    def reset(self) -> None:
-        self.consecutive_failures = 0
-        self.ever_healthy = False
-        self.last_detail = ""
 
     def record(self, result: ProbeResult) -> Verdict:
-        self.last_detail = result.detail
         if result.ok:
             self.consecutive_failures = 0
             self.ever_healthy = True

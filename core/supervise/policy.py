@@ -21,16 +21,9 @@ import random
 from collections import deque
 from dataclasses import dataclass
 
+from nodekeeper.core.config import NodeConfig
+
 JITTER_FRACTION = 0.2
-
-
-@dataclass(frozen=True)
-class RestartSettings:
-    restart_delay: float
-    restart_delay_max: float
-    stable_after: float
-    crash_loop_restarts: int
-    crash_loop_window: float
 
 
 @dataclass(frozen=True)
@@ -42,7 +35,7 @@ class RestartDecision:
 
 
 class RestartPolicy:
-    def __init__(self, settings: RestartSettings, rng: random.Random | None = None) -> None:
+    def __init__(self, settings: NodeConfig, rng: random.Random | None = None) -> None:
         self._settings = settings
         self._rng = rng or random.Random()
         self._attempt = 0
@@ -57,9 +50,6 @@ class RestartPolicy:
         s = self._settings
         # The exponent is bounded so a node that crashed for years cannot overflow it.
         return min(s.restart_delay_max, s.restart_delay * 2.0 ** min(attempt - 1, 256))
-
-    def on_start(self, now: float) -> None:
-        """Nothing to do at start; kept for symmetry with ``on_exit``."""
 
     def on_stable(self, now: float) -> None:
         """The node has run ``stable_after``: forget past crashes."""

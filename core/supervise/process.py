@@ -1,22 +1,50 @@
-"""One run of the node: the spawned process and the future of its exit."""
+"""One run of the node: its identity, version, exit and health."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 from nodekeeper.core.platform.base import ProcessIdentity
+from nodekeeper.core.supervise.lifecycle import Trigger
+
+# What ``last_exit.reason`` says about a stop the core made, by its trigger.
+STOP_REASONS = {
+    Trigger.RESTART: "requested",
+    Trigger.HOLD: "hold",
+    Trigger.UPDATE: "hold",
+    Trigger.SHUTDOWN: "shutdown",
+    Trigger.UNHEALTHY: "unhealthy",
+    Trigger.OVER_MEMORY: "memory",
+}
+# The stops that were asked for (not a crash, not a failed update).
+REQUESTED_REASONS = frozenset({"requested", "hold", "shutdown"})
 
 
 @dataclass(frozen=True)
 class ExitInfo:
     code: int | None  # exit status, None when killed by a signal or never started
     signal: str | None
-    reason: str  # crashed | requested | unhealthy | memory | failed-to-start
+    reason: str  # crashed | requested | hold | shutdown | unhealthy | memory | failed-to-start
+    message: str | None = None  # why it failed to start
+
+    def last_exit(self, time: str) -> dict[str, Any]:
+        """The status object's ``node.last_exit``."""
+        record = {"code": self.code, "signal": self.signal, "reason": self.reason, "time": time}
+        return record if self.message is None else {**record, "message": self.message}
+
+    def event(self, pid: int | None) -> dict[str, Any]:
+        """The data of the ``node-exited`` event."""
+        data = {
+            "pid": pid,
+            "code": self.code,
+            "signal": self.signal,
+            "reason": self.reason,
+            "requested": self.reason in REQUESTED_REASONS,
+        }
+        return data if self.message is None else {**data, "message": self.message}
 
     def describe(self) -> str:
         if self.signal:
@@ -40,29 +68,12 @@ def exit_info_from_returncode(returncode: int, reason: str) -> ExitInfo:
 class NodeRun:
     """A started node process; ``exited`` resolves with its return code."""
 
-    popen: subprocess.Popen[bytes]
     ident: ProcessIdentity
     version: str | None
-    started_at: float  # monotonic
-    started_wall: float = field(default_factory=time.time)
-    exited: asyncio.Future[int] = field(init=False)
+    started_at: float  # on the supervisor's clock
+    exited: asyncio.Future[int]
     healthy: bool = False
 
     @property
     def pid(self) -> int:
         return self.ident.pid
-
-    def watch(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Wait for the process in a thread of its own (the same on every OS)."""
-        self.exited = loop.create_future()
-
-        def wait() -> None:
-            code = self.popen.wait()
-            loop.call_soon_threadsafe(_resolve, self.exited, code)
-
-        threading.Thread(target=wait, name=f"wait-node-{self.pid}", daemon=True).start()
-
-
-def _resolve(future: asyncio.Future[int], code: int) -> None:
-    if not future.done():
-        future.set_result(code)

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from nodekeeper.core.config import LimitsConfig
 from nodekeeper.core.errors import AlreadyRunning
-from nodekeeper.core.platform.base import LimitSettings, ProcessIdentity, SpawnRequest
+from nodekeeper.core.platform.base import ProcessIdentity, SpawnRequest
 from nodekeeper.core.platform.windows import (
     BELOW_NORMAL_PRIORITY_CLASS,
     CTRL_BREAK_EVENT,
@@ -64,8 +65,8 @@ class RecordingWin32:
 
 
 def test_the_job_always_kills_its_processes_when_the_core_goes_away() -> None:
-    assert job_limit_flags(LimitSettings()) == JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
-    assert job_limit_flags(LimitSettings(memory_max=1 << 30)) & JOB_OBJECT_LIMIT_JOB_MEMORY
+    assert job_limit_flags(LimitsConfig()) == JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
+    assert job_limit_flags(LimitsConfig(memory_max=1 << 30)) & JOB_OBJECT_LIMIT_JOB_MEMORY
 
 
 @pytest.mark.parametrize(
@@ -93,7 +94,7 @@ def test_stop_signal_maps_to_a_console_event() -> None:
 def test_spawn_puts_the_node_into_a_limited_job_and_kill_terminates_the_job(tmp_path: Path) -> None:
     api = RecordingWin32()
     platform = WindowsPlatform(api, cpu_count=2)
-    limits = LimitSettings(memory_max=256 << 20, cpu_max=1.0, nice=10)
+    limits = LimitsConfig(memory_max=256 << 20, cpu_max=1.0, nice=10)
     # creationflags are Windows-only; the stand-in spawn goes through Popen on POSIX,
     # where CPython rejects non-zero creationflags, so check the plan instead.
     with pytest.raises(ValueError, match="creationflags"):

@@ -8,9 +8,28 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nodekeeper.core.supervise.policy import JITTER_FRACTION, RestartPolicy, RestartSettings
+from nodekeeper.core.config import NodeConfig
+from nodekeeper.core.supervise.policy import JITTER_FRACTION, RestartPolicy
 
-SETTINGS = RestartSettings(
+
+def restart_settings(
+    restart_delay: float,
+    restart_delay_max: float,
+    stable_after: float,
+    crash_loop_restarts: int,
+    crash_loop_window: float,
+) -> NodeConfig:
+    return NodeConfig(
+        command=("storagenode",),
+        restart_delay=restart_delay,
+        restart_delay_max=restart_delay_max,
+        stable_after=stable_after,
+        crash_loop_restarts=crash_loop_restarts,
+        crash_loop_window=crash_loop_window,
+    )
+
+
+SETTINGS = restart_settings(
     restart_delay=0.1,
     restart_delay_max=300.0,
     stable_after=600.0,
@@ -38,7 +57,7 @@ def test_first_restart_comes_within_restart_delay() -> None:
 
 
 def test_delays_double_up_to_the_cap() -> None:
-    settings = RestartSettings(0.1, 300.0, 600.0, crash_loop_restarts=100, crash_loop_window=600.0)
+    settings = restart_settings(0.1, 300.0, 600.0, crash_loop_restarts=100, crash_loop_window=600.0)
     policy = RestartPolicy(settings, random.Random(2))
     delays = crash_sequence(policy, 20)
     for n, delay in enumerate(delays, start=1):
@@ -106,7 +125,7 @@ def test_on_stable_clears_a_crash_loop_while_running() -> None:
 def test_delay_always_between_jittered_base_and_cap(
     base: float, cap_factor: float, exits: list[float], seed: int
 ) -> None:
-    settings = RestartSettings(base, base * cap_factor, 600.0, 5, 60.0)
+    settings = restart_settings(base, base * cap_factor, 600.0, 5, 60.0)
     policy = RestartPolicy(settings, random.Random(seed))
     now = 0.0
     for run_time in exits:

@@ -7,12 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nodekeeper.core.supervise.lifecycle import NodeState
 from nodekeeper.tray.model import (
     READ_ONLY_HINT,
     BadStatus,
     Connection,
     IconState,
     InstanceModel,
+    attention_reason,
     icon_state,
     instance_items,
     notification_for_event,
@@ -78,6 +80,34 @@ def test_update_in_progress_is_busy(updates_state: str) -> None:
 )
 def test_conditions_needing_the_operator_give_attention(changes: dict[str, Any]) -> None:
     assert icon_state(model(status_with(**changes))) is IconState.ATTENTION
+
+
+@pytest.mark.parametrize(
+    ("state", "icon", "reason"),
+    [
+        ("starting", IconState.OK, None),
+        ("running", IconState.OK, None),
+        ("stopping", IconState.OK, None),
+        ("backoff", IconState.OK, None),
+        ("updating", IconState.BUSY, None),
+        ("stopped", IconState.ATTENTION, "the node is stopped"),
+        ("crash-looping", IconState.ATTENTION, "the node keeps crashing"),
+    ],
+)
+def test_each_node_state_of_the_lifecycle_has_its_icon_and_reason(
+    state: str, icon: IconState, reason: str | None
+) -> None:
+    m = model(status_with(node__state=state))
+    assert icon_state(m) is icon
+    assert attention_reason(m) == reason
+
+
+def test_the_tray_knows_exactly_the_lifecycle_states() -> None:
+    assert {str(state) for state in NodeState} == {
+        "starting", "running", "stopping", "stopped", "backoff", "crash-looping", "updating"
+    }  # fmt: skip
+    for state in NodeState:
+        assert parse_status(status_with(node__state=str(state))).node_state is state
 
 
 def test_update_available_with_updates_on_is_not_attention() -> None:

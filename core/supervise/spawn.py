@@ -1,0 +1,89 @@
+"""Starting one run of the node: its command, environment, limits and output pipes."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from nodekeeper.core.config import LimitsConfig, NodeConfig
+from nodekeeper.core.platform.base import Platform, ProcessIdentity, SpawnRequest
+from nodekeeper.core.supervise.process import NodeRun
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    """What to run: ``node.command`` with ``{binary}`` resolved, and that binary's version."""
+
+    argv: tuple[str, ...]
+    version: str | None
+
+
+class StdioSource(Protocol):
+    def open_stdio(self) -> tuple[int, int]:
+        """Fresh write ends for the node's stdout and stderr."""
+
+
+class StartFailed(Exception):
+    """The node could not be started; the message says why, in one line."""
+
+
+def start_run(
+    platform: Platform,
+    resolve: Callable[[], LaunchPlan],
+    node: NodeConfig,
+    limits: LimitsConfig,
+    *,
+    instance: str,
+    stdio: StdioSource | None,
+    now: float,
+) -> NodeRun:
+    """Start the node and begin waiting for its exit; StartFailed when it cannot be started."""
+    try:
+        plan = resolve()
+    except Exception as exc:  # a missing binary must not kill the core
+        raise StartFailed(f"cannot resolve the node command: {exc}") from exc
+    try:
+        popen = spawn_node(platform, plan, node, limits, instance=instance, stdio=stdio)
+    except OSError as exc:
+        raise StartFailed(f"cannot start {plan.argv[0]}: {exc.strerror or exc}") from exc
+    # A process that is already gone again still gets a usable identity.
+    ident = platform.identity(popen.pid) or ProcessIdentity(popen.pid, time.time(), popen.pid)
+    exited = asyncio.ensure_future(platform.wait_exit(popen))
+    return NodeRun(ident, plan.version, now, exited)
+
+
+def spawn_node(
+    platform: Platform,
+    plan: LaunchPlan,
+    node: NodeConfig,
+    limits: LimitsConfig,
+    *,
+    instance: str,
+    stdio: StdioSource | None,
+) -> subprocess.Popen[bytes]:
+    request = SpawnRequest(
+        argv=plan.argv,
+        env={**os.environ, **node.env},
+        cwd=node.workdir,
+        stdout=None,
+        stderr=None,
+        limits=limits,
+        name=instance,
+    )
+    stdout_w = stderr_w = None
+    if stdio is not None:
+        stdout_w, stderr_w = stdio.open_stdio()
+        request = dataclasses.replace(request, stdout=stdout_w, stderr=stderr_w)
+    try:
+        return platform.spawn(request)
+    finally:
+        # The node has its own copies; ours would keep the pipes open after it exits.
+        for fd in (stdout_w, stderr_w):
+            if fd is not None:
+                os.close(fd)
