@@ -11,6 +11,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from nodekeeper.core.selfexec import is_frozen
+
 _SCRIPT_NAMES = ("nodekeeper", "nodekeeper.exe")
 
 
@@ -24,6 +26,8 @@ def core_command(argv0: str | None = None, executable: str | None = None) -> tup
     windows_exe = program.with_name(program.name + ".exe")
     if program.name.lower() == "nodekeeper" and windows_exe.is_file():
         return (str(windows_exe.absolute()),)
+    if is_frozen():
+        return (str(Path(executable).absolute()),)
     # Not resolved: a virtual environment's python must stay the venv's path.
     return (str(Path(executable).absolute()), "-m", "nodekeeper.core")
 
