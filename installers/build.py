@@ -29,6 +29,7 @@ DIST = ROOT / "dist"
 WORK = ROOT / "build" / "bundle"
 SPECS = ROOT / "installers" / "bundle"
 DEBIAN = ROOT / "installers" / "linux" / "debian"
+_SCRIPTS = ("rules", "postinst", "prerm", "postrm")
 DEB_ARCHES = {"amd64": "amd64", "arm64": "arm64", "arm": "armhf", "386": "i386"}
 
 
@@ -165,13 +166,20 @@ def deb() -> Path:
     _, arch = platform_id()
     deb_arch = DEB_ARCHES[arch]
     output = DIST / f"nodekeeper_{version()}-1_{deb_arch}.deb"
-    wanted = digest([core, *DEBIAN.rglob("*")])
+    unit = ROOT / "installers" / "linux" / "nodekeeper@.service"
+    wanted = digest([core, unit, *DEBIAN.rglob("*")])
     if up_to_date(output, wanted):
         print(f"build: {output.relative_to(ROOT)} is up to date")
         return output
     for tool in ("dpkg-buildpackage", "dh", "fakeroot"):
         if shutil.which(tool) is None:
             raise BuildError(f"{tool} is not installed: run scripts/setup as root first")
+    changelog = (DEBIAN / "changelog").read_text().split("\n", 1)[0]
+    if f"({version()}-" not in changelog:
+        raise BuildError(
+            f"installers/linux/debian/changelog starts with {changelog!r}: "
+            f"add an entry for {version()} (the version in core/__init__.py)"
+        )
     source = WORK / "deb" / f"nodekeeper-{version()}"
     shutil.rmtree(source.parent, ignore_errors=True)
     source.mkdir(parents=True)
@@ -179,8 +187,10 @@ def deb() -> Path:
     with tarfile.open(core) as tar:
         tar.extractall(source, filter="tar")
     (source / core.name.removesuffix(".tar.gz")).rename(source / "bundle")
-    for path in (source / "debian").iterdir():
-        path.chmod(0o755 if path.name == "rules" else 0o644)
+    shutil.copy(unit, source / "debian" / "nodekeeper@.service")
+    for path in (source / "debian").rglob("*"):
+        if path.is_file():
+            path.chmod(0o755 if path.name in _SCRIPTS else 0o644)
     run(["dpkg-buildpackage", "-b", "-uc", "-us", "-rfakeroot", f"-a{deb_arch}"], cwd=source)
     built = source.parent / output.name
     if not built.is_file():
@@ -188,7 +198,8 @@ def deb() -> Path:
     os.replace(built, output)
     lintian = shutil.which("lintian")
     if lintian is not None:
-        run([lintian, "--fail-on", "warning,error", "--suppress-tags", "", str(output)])
+        # Clean, or each override justified in debian/nodekeeper.lintian-overrides.
+        run([lintian, "--fail-on", "warning,error", str(output)])
     mark(output, wanted)
     print(f"build: wrote {output.relative_to(ROOT)}")
     return output
