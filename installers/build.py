@@ -91,6 +91,9 @@ def run(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = N
 def pyinstaller(name: str) -> Path:
     """Run the spec ``name``; return the onedir folder it made."""
     ensure_pyinstaller()
+    if os.name == "nt":
+        # Windows may copy the source tree instead of linking it: never reuse a stale copy.
+        shutil.rmtree(WORK / "src", ignore_errors=True)
     work = WORK / name
     run(
         [
