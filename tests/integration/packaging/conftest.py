@@ -31,25 +31,38 @@ def build(*targets: str) -> None:
     )
 
 
-def core_tarball() -> Path:
-    tarballs = sorted((REPO / "dist").glob("nodekeeper-*.tar.gz"))
-    tarballs = [t for t in tarballs if not t.name.startswith("nodekeeper-tray-")]
-    assert len(tarballs) == 1, f"expected one core bundle in dist/, found {tarballs}"
-    return tarballs[0]
+def tarball(name: str) -> Path:
+    from nodekeeper.core import __version__
+    from nodekeeper.core.platform.ids import platform_id
+
+    path = REPO / "dist" / f"{name}-{__version__}-{platform_id()}.tar.gz"
+    assert path.is_file(), f"scripts/build made no {path.name}"
+    return path
+
+
+def unpack(name: str, into: Path) -> Path:
+    """The bundle's executable ``name``, unpacked from its tarball into ``into``."""
+    archive = tarball(name)
+    with tarfile.open(archive) as tar:
+        tar.extractall(into, filter="tar")
+    top = into / archive.name.removesuffix(".tar.gz")
+    executable = top / name
+    assert executable.is_file(), f"{archive.name} has no {top.name}/{name}"
+    return executable
 
 
 @pytest.fixture(scope="session")
 def core_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The core bundle's `nodekeeper` executable, unpacked from its tarball."""
     build("core")
-    tarball = core_tarball()
-    into = tmp_path_factory.mktemp("bundle")
-    with tarfile.open(tarball) as tar:
-        tar.extractall(into, filter="tar")
-    top = into / tarball.name.removesuffix(".tar.gz")
-    executable = top / "nodekeeper"
-    assert executable.is_file(), f"{tarball.name} has no {top.name}/nodekeeper"
-    return executable
+    return unpack("nodekeeper", tmp_path_factory.mktemp("bundle"))
+
+
+@pytest.fixture(scope="session")
+def tray_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tray bundle's `nodekeeper-tray` executable, unpacked from its tarball."""
+    build("tray")
+    return unpack("nodekeeper-tray", tmp_path_factory.mktemp("tray-bundle"))
 
 
 @pytest.fixture(scope="session")

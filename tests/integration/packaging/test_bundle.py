@@ -133,3 +133,16 @@ def test_bad_config_from_the_bundle_is_one_line(core_bundle: Path, tmp_path: Pat
     assert done.returncode == 2, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+@needs_namespaces
+def test_tray_bundle_starts_without_python_and_carries_its_icons(tray_bundle: Path) -> None:
+    # --version: the tray program loads (Qt included) without needing a display.
+    done = run_hidden([str(tray_bundle), "--version"], timeout=120)
+    assert done.returncode == 0, done.stderr
+    from nodekeeper.core import __version__
+
+    assert done.stdout.strip() == f"nodekeeper-tray {__version__}"
+    icons = tray_bundle.parent / "_internal" / "share" / "nodekeeper" / "icons"
+    assert list(icons.glob("*.svg")) and list((icons / "png").glob("*.png"))
