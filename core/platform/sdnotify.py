@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 import socket
+import sys
 from collections.abc import Mapping
 
 from nodekeeper.core.events import Event, EventBus
@@ -63,7 +64,7 @@ class Notifier:
         return self.address is not None
 
     def send(self, *fields: str) -> bool:
-        if self.address is None:
+        if self.address is None or sys.platform == "win32":
             return False
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:

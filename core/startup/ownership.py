@@ -9,10 +9,9 @@ protects Program Files by ACL and is not checked here).
 
 from __future__ import annotations
 
-import grp
 import os
-import pwd
 import stat
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +47,11 @@ def unsafe_writer(chain: Iterable[Entry], uids: frozenset[int], gids: frozenset[
 def service_ids(user: str) -> tuple[frozenset[int], frozenset[int]]:
     """Root's and (when it exists) the service user's uid and gid."""
     uids, gids = {0}, {0}
+    if sys.platform == "win32":
+        return frozenset(uids), frozenset(gids)
+    import grp
+    import pwd
+
     try:
         uids.add(pwd.getpwnam(user).pw_uid)
     except KeyError:
@@ -70,7 +74,7 @@ def _chain(path: Path) -> list[Entry]:
 
 def check_owned(what_and_paths: Sequence[tuple[str, str]], user: str) -> None:
     """Raise ServiceUsageError when another user could change one of the files."""
-    if os.name != "posix":
+    if sys.platform == "win32":
         return
     uids, gids = service_ids(user)
     for what, path in what_and_paths:
