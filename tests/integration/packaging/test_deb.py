@@ -60,6 +60,14 @@ def user_exists(name: str) -> bool:
     return True
 
 
+def group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 @pytest.fixture
 def machine(deb_package: Path) -> Iterator[Path]:
     """The package installed with apt; afterwards purged and the machine as before."""
@@ -70,6 +78,10 @@ def machine(deb_package: Path) -> Iterator[Path]:
             pytest.skip(f"{path} exists already; not touching it")
     had_user = user_exists("nodekeeper")
     try:
+        had_group: int | None = grp.getgrnam("nodekeeper").gr_gid
+    except KeyError:
+        had_group = None
+    try:
         sh("apt-get", "install", "-y", "-q", "--no-install-recommends", str(deb_package))
         yield deb_package
     finally:
@@ -77,7 +89,9 @@ def machine(deb_package: Path) -> Iterator[Path]:
             sh("apt-get", "purge", "-y", "-q", "nodekeeper", check=False)
         shutil.rmtree("/var/lib/nodekeeper", ignore_errors=True)
         if not had_user and user_exists("nodekeeper"):
-            sh("userdel", "nodekeeper", check=False)
+            sh("userdel", "nodekeeper", check=False)  # takes its group along
+        if had_group is not None and not group_exists("nodekeeper"):
+            sh("groupadd", "--system", "--gid", str(had_group), "nodekeeper", check=False)
 
 
 def scratch_for_service_user() -> Path:
