@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -38,9 +37,9 @@ class BuildError(Exception):
 
 
 def version() -> str:
-    namespace: dict[str, object] = {}
-    exec((ROOT / "core" / "__init__.py").read_text(), namespace)
-    return str(namespace["__version__"])
+    from nodekeeper.core import __version__
+
+    return __version__
 
 
 def platform_id() -> tuple[str, str]:
