@@ -225,7 +225,7 @@ exec "$@"
 """
 
 
-def test_upgrade_restarts_running_instances_once_and_fresh_install_restarts_none(
+def test_upgrade_restarts_running_instances_once_remove_stops_them(
     machine: Path, tmp_path: Path
 ) -> None:
     """The postinst, run as dpkg runs it, against a systemd that only records its calls."""
@@ -238,7 +238,7 @@ def test_upgrade_restarts_running_instances_once_and_fresh_install_restarts_none
     (fake / "systemctl").chmod(0o755)
     path = f"{fake}:/usr/sbin:/usr/bin:/sbin:/bin"
 
-    def configure(*args: str) -> list[str]:
+    def script(name: str, *args: str) -> list[str]:
         calls.write_text("")
         sh(
             "unshare",
@@ -252,14 +252,16 @@ def test_upgrade_restarts_running_instances_once_and_fresh_install_restarts_none
             "env",
             f"PATH={path}",
             "sh",
-            str(control / "postinst"),
-            "configure",
+            str(control / name),
             *args,
         )
         return calls.read_text().splitlines()
 
-    assert configure("0.1.0") == [
+    # dpkg's upgrade order: old prerm upgrade, new postinst configure <old version>.
+    assert script("prerm", "upgrade", "0.2.0-1") == []
+    assert script("postinst", "configure", "0.1.0") == [
         "--system daemon-reload",
         "try-restart nodekeeper@*.service",
     ]
-    assert configure() == ["--system daemon-reload"]
+    assert script("postinst", "configure") == ["--system daemon-reload"]
+    assert script("prerm", "remove") == ["stop nodekeeper@*.service"]
