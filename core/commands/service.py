@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     core = locate.core_command()
     os_name = paths.current_os()
     tray, tray_note = locate.tray_command(core), ""
-    if getattr(args, "no_tray", False):
+    if args.no_tray:
         tray, tray_note = None, "--no-tray: the tray's login start is left out"
     elif tray is not None and root is None and not locate.graphical_desktop(os_name):
         tray, tray_note = None, "no graphical desktop here: the tray's login start is left out"
