@@ -26,7 +26,7 @@ from nodekeeper.core.fsutil import write_atomic
 from nodekeeper.core.ipc.server import ControlServer, Handler
 from nodekeeper.core.logs.capture import LogCapture
 from nodekeeper.core.notify import WebhookNotifier
-from nodekeeper.core.platform import Platform, current_platform
+from nodekeeper.core.platform import Platform, current_platform, sdnotify
 from nodekeeper.core.state import State, StateStore
 from nodekeeper.core.supervise.pidfile import PidFile
 from nodekeeper.core.supervise.spawn import LaunchPlan
@@ -227,6 +227,8 @@ async def serve(core: Core) -> None:
         notifier.start()
         core.bus.subscribe(notifier)
     status_path = config.paths.data_dir / "status.json"
+    # Created first, so it is listening before the supervisor starts the node.
+    systemd = asyncio.create_task(sdnotify.report_to_systemd(core.bus), name="sd_notify")
     supervising = asyncio.create_task(core.supervisor.run(), name="supervisor")
     status_writer = asyncio.create_task(_write_status_forever(core, status_path), name="status")
     updating = asyncio.create_task(core.updater.run(), name="updater")
@@ -234,6 +236,7 @@ async def serve(core: Core) -> None:
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait({supervising, stopper}, return_when=asyncio.FIRST_COMPLETED)
     _log.info("shutting down: stopping the node")
+    systemd.cancel()
     updating.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await updating

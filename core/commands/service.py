@@ -28,6 +28,11 @@ def register(sub: Any) -> None:
         metavar="DIR",
         help="write the files under DIR instead of / and run no commands (packaging)",
     )
+    parser.add_argument(
+        "--no-tray",
+        action="store_true",
+        help="leave the tray's login start out (it is left out anyway without a desktop)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -37,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from nodekeeper.core.startup import locate
     from nodekeeper.core.startup.apply import Installer
     from nodekeeper.core.startup.errors import ServiceUsageError
+    from nodekeeper.core.startup.ownership import check_owned
     from nodekeeper.core.startup.plan import build_plan, commands_wanted, describe, spec_from_config
 
     config = load_config(args.config)
@@ -48,8 +54,15 @@ def run(args: argparse.Namespace) -> int:
         if root.exists() and not root.is_dir():
             raise ServiceUsageError(f"--root: {root} exists and is not a folder")
     core = locate.core_command()
-    spec = spec_from_config(config, core, locate.tray_command(core))
     os_name = paths.current_os()
+    tray, tray_note = locate.tray_command(core), ""
+    if args.no_tray:
+        tray, tray_note = None, "--no-tray: the tray's login start is left out"
+    elif tray is not None and root is None and not locate.graphical_desktop(os_name):
+        tray, tray_note = None, "no graphical desktop here: the tray's login start is left out"
+    spec = spec_from_config(config, core, tray)
+    if args.action == "install":
+        check_owned([("executable", core[0]), ("config", str(config.source))], spec.user)
     plan = build_plan(os_name, spec)
     run_commands, note = commands_wanted(os_name, root is not None, locate.systemd_running())
     if args.dry_run and args.action != "status":
@@ -57,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         for line in describe(plan, args.action, shown_root, run_commands, note):
             print(line)
         return 0
-    installer = Installer(plan, root=root, run_commands=run_commands)
+    installer = Installer(plan, root=root, run_commands=run_commands, tray_note=tray_note)
     if args.action == "install":
         code = installer.install()
     elif args.action == "uninstall":

@@ -3,7 +3,9 @@
 The executable is ``core/demo/node.py`` itself, verbatim except for the
 baked-in ``DEFAULT_VERSION``, behind a ``#!`` line naming the running
 interpreter, so it runs wherever this Python runs (a test venv included)
-without importing nodekeeper. The zip holds exactly that one file, mode
+without importing nodekeeper. Inside a self-contained bundle, which has no
+Python, it is a ``#!/bin/sh`` wrapper that runs the node through the bundle's
+executable (:mod:`nodekeeper.core.selfexec`). The zip holds exactly that one file, mode
 0755, with fixed timestamps: one version always gives the same bytes, as a
 reproducible build would.
 
@@ -22,6 +24,7 @@ from pathlib import Path
 from nodekeeper.core.demo.node import parse_version_string
 from nodekeeper.core.errors import UsageError
 from nodekeeper.core.platform.ids import GO_ARCHES, GO_OSES, current_arch, current_os
+from nodekeeper.core.selfexec import DEMO_NODE_MODULE, is_frozen, module_command
 
 NODE_SOURCE = Path(__file__).with_name("node.py")
 _DEFAULT_VERSION_LINE = re.compile(r'^DEFAULT_VERSION = "[^"\n]*"$', re.MULTILINE)
@@ -40,6 +43,10 @@ def executable_bytes(version: str, interpreter: str | None = None) -> bytes:
         version = parse_version_string(version)
     except ValueError as exc:
         raise ReleaseBuildError(f"demo release: {exc}") from None
+    if interpreter is None and is_frozen():
+        # A bundle has no Python to name in a #! line: its executable runs the node.
+        node = [*module_command(DEMO_NODE_MODULE), "--version-string", version]
+        return f'#!/bin/sh\nexec {shlex.join(node)} "$@"\n'.encode()
     python = sys.executable if interpreter is None else interpreter
     if not python or not os.path.isabs(python) or any(c.isspace() for c in python):
         raise ReleaseBuildError(
@@ -114,16 +121,19 @@ def build_faulty_release_zip(version: str, dest: Path, faults: list[str]) -> Pat
     """A release zip whose binary reports ``version`` but runs the demo node with ``faults``
     (e.g. ``["--crash-after", "1"]``): a bad release for tests and the demo.
 
-    The binary is a POSIX shell wrapper around ``python -m nodekeeper.core.demo.node``,
-    so it needs this checkout's Python; it answers ``version`` itself.
+    The binary is a POSIX shell wrapper around ``python -m nodekeeper.core.demo.node``
+    (inside a bundle: the bundle's executable), so it needs this installation of
+    nodekeeper; it answers ``version`` itself.
     """
     version = parse_version_string(version)
-    node = [sys.executable, "-m", "nodekeeper.core.demo.node", "--version-string", version]
+    node = [*module_command(DEMO_NODE_MODULE), "--version-string", version]
     project = Path(__file__).resolve().parent.parent.parent
+    # A bundle's executable needs no working folder; a source checkout's python does.
+    cd = "" if is_frozen() else f"cd {shlex.quote(str(project))} && "
     script = (
         "#!/bin/sh\n"
         f'if [ "$1" = version ]; then echo "Version: v{version}"; exit 0; fi\n'
-        f'cd {shlex.quote(str(project))} && exec {shlex.join(node)} "$@" {shlex.join(faults)}\n'
+        f'{cd}exec {shlex.join(node)} "$@" {shlex.join(faults)}\n'
     )
     entry = zipfile.ZipInfo("storagenode", date_time=_ZIP_EPOCH)
     entry.create_system = _UNIX

@@ -16,7 +16,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from nodekeeper.core.demo.package import (
 )
 from nodekeeper.core.errors import OperationFailed
 from nodekeeper.core.platform.ids import platform_id
+from nodekeeper.core.selfexec import CORE_MODULE, module_command
 
 
 def _free_port() -> int:
@@ -99,9 +99,7 @@ class Demo:
         """Run one `nodekeeper release` command, as a publisher would."""
         done = subprocess.run(
             [
-                sys.executable,
-                "-m",
-                "nodekeeper.core",
+                *module_command(CORE_MODULE),
                 "release",
                 *args,
                 "--key-file",
@@ -145,9 +143,7 @@ class Demo:
         with open(self.root / "serve.log", "ab") as log:
             self.server = subprocess.Popen(
                 [
-                    sys.executable,
-                    "-m",
-                    "nodekeeper.core",
+                    *module_command(CORE_MODULE),
                     "release",
                     "serve",
                     str(self.repo),
@@ -187,7 +183,7 @@ class Demo:
     def start_core(self) -> None:
         log = open(self.root / "core.out", "ab")
         self.core = subprocess.Popen(
-            [sys.executable, "-m", "nodekeeper.core", "run", "--config", str(self.config)],
+            [*module_command(CORE_MODULE), "run", "--config", str(self.config)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,

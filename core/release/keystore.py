@@ -10,6 +10,7 @@ here.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import stat
@@ -105,6 +106,7 @@ class KeyringStore:
         return f"the OS keyring (service {self.service})"
 
     def get(self, keyid: str) -> ReleaseKey | None:
+        _require_keyring()
         import keyring
         from keyring.errors import KeyringError
 
@@ -117,6 +119,7 @@ class KeyringStore:
         return ReleaseKey.from_hex(text, where=f"keyring entry {keyid[:12]}")
 
     def put(self, key: ReleaseKey) -> None:
+        _require_keyring()
         import keyring
         from keyring.errors import KeyringError
 
@@ -124,6 +127,15 @@ class KeyringStore:
             keyring.set_password(self.service, key.keyid, key.to_hex())
         except KeyringError as exc:
             raise _no_keyring(exc) from None
+
+
+def _require_keyring() -> None:
+    """Keyring is an extra, for publishers only: say how to get it, in one line."""
+    if importlib.util.find_spec("keyring") is None:
+        raise ReleaseError(
+            "keeping release keys in the OS keyring needs the keyring package: "
+            "install nodekeeper[release], or use --key-file FILE"
+        )
 
 
 def _no_keyring(exc: Exception) -> ReleaseError:

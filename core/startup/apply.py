@@ -73,12 +73,15 @@ class Installer:
         run_commands: bool,
         runner: CommandRunner = run_subprocess,
         say: Callable[[str], None] = print,
+        tray_note: str = "",
     ) -> None:
         self.plan = plan
         self.root = root
         self.run_commands = run_commands
         self.runner = runner
         self.say = say
+        # Why the tray is left out, when it is installed but was not wanted.
+        self.tray_note = tray_note
 
     # --- actions --------------------------------------------------------------
 
@@ -97,7 +100,9 @@ class Installer:
                     if command.only_if_changed and not changed:
                         continue
                     self._run_checked(command)
-        if not self.plan.tray_installable:
+        if self.tray_note:
+            self.say(self.tray_note)
+        elif not self.plan.tray_installable:
             self.say("the tray is not installed here: no login start for it")
         self.say(f"installed {self.plan.service_name}")
         return 0

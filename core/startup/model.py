@@ -31,6 +31,11 @@ class ServiceSpec:
     nice: int | None
     logs_dir: str
     data_dir: str
+    # Also written by the core or the node: the socket's folder, the node's workdir.
+    socket_path: str = ""
+    node_workdir: str | None = None
+    # The unprivileged user the core runs as (systemd).
+    user: str = "nodekeeper"
 
     @property
     def run_command(self) -> tuple[str, ...]:

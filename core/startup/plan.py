@@ -10,6 +10,7 @@ filesystem, never runs a command and never looks at the running system;
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -20,6 +21,8 @@ from nodekeeper.core.startup.errors import ServiceUsageError
 from nodekeeper.core.startup.model import Command, PlannedFile, Registration, ServiceSpec
 
 __all__ = ["Command", "PlannedFile", "Registration", "ServicePlan", "ServiceSpec", "build_plan"]
+
+_USER_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 
 OsName = Literal["linux", "darwin", "windows"]
 OS_NAMES: tuple[OsName, ...] = ("linux", "darwin", "windows")
@@ -57,6 +60,8 @@ def spec_from_config(
         nice=config.limits.nice,
         logs_dir=str(config.logs.dir),
         data_dir=str(config.paths.data_dir),
+        socket_path=config.paths.socket,
+        node_workdir=None if config.node.workdir is None else str(config.node.workdir),
     )
 
 
@@ -91,6 +96,8 @@ def check_spec(spec: ServiceSpec) -> None:
         ("config file path", spec.config_path),
         ("logs dir", spec.logs_dir),
         ("data dir", spec.data_dir),
+        ("socket path", spec.socket_path),
+        ("node workdir", spec.node_workdir or ""),
         *(("core command", a) for a in spec.core_command),
         *(("tray command", a) for a in spec.tray_command or ()),
     ]
@@ -103,6 +110,8 @@ def check_spec(spec: ServiceSpec) -> None:
             )
     if not spec.core_command:
         raise ServiceUsageError("no command to start nodekeeper with")
+    if not _USER_NAME.fullmatch(spec.user):
+        raise ServiceUsageError(f"{spec.user!r} is not a user name a service can run as")
 
 
 def other_instances(os_name: OsName, instance: str, core_dir_names: Iterable[str]) -> list[str]:

@@ -9,8 +9,10 @@ with spaces, ``%``, ``$``, quotes or backslashes come back intact.
 
 from __future__ import annotations
 
+import posixpath
 import re
 
+from nodekeeper.core.startup import sandbox
 from nodekeeper.core.startup.model import Command, PlannedFile, Registration, ServiceSpec
 
 UNIT_DIR = "/etc/systemd/system"
@@ -65,7 +67,10 @@ def unit_text(spec: ServiceSpec) -> str:
         "StartLimitIntervalSec=0",
         "",
         "[Service]",
-        "Type=simple",
+        # The core says READY=1 once the node runs and pings the watchdog from its loop.
+        "Type=notify",
+        "NotifyAccess=main",
+        f"WatchdogSec={sandbox.WATCHDOG_SEC}",
         "ExecStart=" + " ".join(quote_exec_arg(a) for a in spec.run_command),
         "Restart=always",
         f"RestartSec={RESTART_SEC}",
@@ -75,6 +80,11 @@ def unit_text(spec: ServiceSpec) -> str:
         "KillSignal=SIGTERM",
         f"TimeoutStopSec={spec.stop_timeout_s}",
         quote_environment_line("PYTHONUNBUFFERED", "1"),
+        *(quote_environment_line(k, v) for k, v in sandbox.DEFAULT_PATH_ENVIRONMENT),
+        # The sandbox (core/startup/sandbox.py, docs/service.md).
+        *sandbox.user_lines(spec.user),
+        *sandbox.directory_lines(writable_paths(spec)),
+        *sandbox.HARDENING,
     ]
     if spec.memory_max is not None:
         lines.append(f"MemoryMax={spec.memory_max}")
@@ -86,8 +96,33 @@ def unit_text(spec: ServiceSpec) -> str:
     return "\n".join(lines)
 
 
+def writable_paths(spec: ServiceSpec) -> list[str]:
+    """The folders the core and the node write: data, logs, the socket's, the node's workdir."""
+    paths = [spec.data_dir, spec.logs_dir]
+    if spec.socket_path.startswith("/"):
+        paths.append(posixpath.dirname(spec.socket_path))
+    if spec.node_workdir:
+        paths.append(spec.node_workdir)
+    return paths
+
+
 def quote_environment_line(name: str, value: str) -> str:
     return "Environment=" + quote_environment(name, value)
+
+
+def useradd_argv(user: str) -> tuple[str, ...]:
+    """Creates the service user (and its group) the way the Debian package does."""
+    return (
+        "useradd",
+        "--system",
+        "--user-group",
+        "--home-dir",
+        "/var/lib/nodekeeper",
+        "--no-create-home",
+        "--shell",
+        "/usr/sbin/nologin",
+        user,
+    )
 
 
 def registration(spec: ServiceSpec) -> Registration:
@@ -97,6 +132,9 @@ def registration(spec: ServiceSpec) -> Registration:
         files=(PlannedFile(unit_path(spec.instance), unit_text(spec).encode()),),
         install=(
             Command(("systemctl", "daemon-reload"), only_if_changed=True),
+            # The unprivileged user the unit runs the core as, before it starts;
+            # 9: the user exists already.
+            Command(useradd_argv(spec.user), ok_codes=frozenset({0, 9})),
             # A running core picks up a changed unit; a stopped one is left for enable.
             Command(("systemctl", "try-restart", unit), only_if_changed=True),
             Command(("systemctl", "enable", "--now", unit)),

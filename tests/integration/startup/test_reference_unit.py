@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nodekeeper.core.startup import systemd
+from nodekeeper.core.startup import sandbox, systemd
 from tests.helpers import REPO
 from tests.unit.startup.readers import systemd_exec_argv, unit_settings
 from tests.unit.startup.specs import make_spec
@@ -20,6 +20,13 @@ SHARED = (
     "Unit.Wants",
     "Unit.StartLimitIntervalSec",
     "Service.Type",
+    "Service.NotifyAccess",
+    "Service.WatchdogSec",
+    "Service.User",
+    "Service.Group",
+    "Service.ProtectHome",
+    "Service.RuntimeDirectory",
+    "Service.RuntimeDirectoryPreserve",
     "Service.Restart",
     "Service.RestartSec",
     "Service.KillMode",
@@ -34,6 +41,9 @@ def test_template_matches_the_generated_unit_in_every_shared_setting() -> None:
     generated = unit_settings(systemd.unit_text(make_spec(stop_timeout=30.0)))
     for key in SHARED:
         assert template[key] == generated[key], key
+    for line in sandbox.HARDENING:
+        key, _, value = line.partition("=")
+        assert template[f"Service.{key}"] == generated[f"Service.{key}"] == [value], key
     assert systemd_exec_argv(template["Service.ExecStart"][0].replace("%i", "%%i")) == [
         "/usr/bin/nodekeeper",
         "run",

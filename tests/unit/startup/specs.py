@@ -20,6 +20,7 @@ BASE = ServiceSpec(
     nice=None,
     logs_dir="/var/lib/nodekeeper/storagenode/logs",
     data_dir="/var/lib/nodekeeper/storagenode",
+    socket_path="/run/nodekeeper/storagenode.sock",
 )
 
 

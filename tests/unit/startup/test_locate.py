@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,11 @@ def test_tray_next_to_the_nodekeeper_script_is_preferred(tmp_path: Path) -> None
         "-m",
         "nodekeeper.tray.app",
     )
+
+
+def test_inside_a_bundle_the_service_runs_the_bundle_executable_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    bundle = tmp_path / "nodekeeper-0.2.0-linux-amd64" / "nodekeeper-bundle"
+    assert locate.core_command(argv0="nk", executable=str(bundle)) == (str(bundle),)

@@ -123,6 +123,7 @@ def test_registration_enables_and_starts_the_unit_and_reloads_only_on_change() -
     commands = [(c.argv, c.only_if_changed) for c in registration.install]
     assert commands == [
         (("systemctl", "daemon-reload"), True),
+        (systemd.useradd_argv("nodekeeper"), False),
         (("systemctl", "try-restart", "nodekeeper-n1.service"), True),
         (("systemctl", "enable", "--now", "nodekeeper-n1.service"), False),
     ]
@@ -133,3 +134,13 @@ def test_registration_enables_and_starts_the_unit_and_reloads_only_on_change() -
     assert ("systemctl", "is-active", "nodekeeper-n1.service") in [
         c.argv for c in registration.status
     ]
+
+
+def test_the_service_user_is_created_as_a_system_user_and_an_existing_one_is_fine() -> None:
+    registration = systemd.registration(make_spec(instance="n1", user="nk"))
+    useradd = [c for c in registration.install if c.argv[0] == "useradd"]
+    assert len(useradd) == 1
+    assert useradd[0].argv[-1] == "nk" and "--system" in useradd[0].argv
+    assert useradd[0].ok_codes == frozenset({0, 9})
+    assert settings_of(user="nk")["Service.User"] == ["nk"]
+    assert settings_of(user="nk")["Service.Group"] == ["nk"]
