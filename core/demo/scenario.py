@@ -11,7 +11,6 @@ the core. Everything runs in a scratch folder.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import socket
@@ -23,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from nodekeeper.core.config import to_toml
 from nodekeeper.core.demo.package import (
     build_faulty_release_zip,
@@ -31,6 +32,16 @@ from nodekeeper.core.demo.package import (
 )
 from nodekeeper.core.errors import OperationFailed
 from nodekeeper.core.platform.ids import platform_id
+
+if sys.platform == "win32":
+    _KILL_WORDS, _FREEZE_WORDS, _STOP_WORDS = "TerminateProcess", "NtSuspendProcess", "CTRL_BREAK"
+    # The core in its own console group, so that CTRL_BREAK reaches it alone.
+    _CORE_CREATION_FLAGS = subprocess.CREATE_NEW_PROCESS_GROUP
+    _CORE_STOP_SIGNAL = signal.CTRL_BREAK_EVENT
+else:
+    _KILL_WORDS, _FREEZE_WORDS, _STOP_WORDS = "kill -9", "SIGSTOP", "SIGTERM"
+    _CORE_CREATION_FLAGS = 0
+    _CORE_STOP_SIGNAL = signal.SIGTERM
 
 
 def _free_port() -> int:
@@ -191,6 +202,7 @@ class Demo:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
+            creationflags=_CORE_CREATION_FLAGS,
         )
         log.close()
 
@@ -244,9 +256,10 @@ class Demo:
         self.say(f"node v{node['version']} running as pid {node['pid']}, healthy={node['healthy']}")
 
         pid = node["pid"]
-        self.say(f"crash: kill -9 {pid}")
+        self.say(f"crash: {_KILL_WORDS} {pid}")
         killed = time.monotonic()
-        os.kill(pid, signal.SIGKILL)
+        # psutil: SIGKILL on POSIX, TerminateProcess on Windows (which has no SIGKILL).
+        psutil.Process(pid).kill()
         new_pid = self.wait_new_pid(pid, 15)
         restarted_ms = 1000 * (time.monotonic() - killed)
         node = self.wait("a restart", lambda n: n.get("pid") == new_pid, 15)
@@ -257,9 +270,10 @@ class Demo:
 
         node = self.wait("health", lambda n: n.get("state") == "running", 15)
         pid = node["pid"]
-        self.say(f"hang: freezing pid {pid} with SIGSTOP; health checks run every 1s")
+        self.say(f"hang: freezing pid {pid} with {_FREEZE_WORDS}; health checks run every 1s")
         frozen = time.monotonic()
-        os.kill(pid, signal.SIGSTOP)
+        # psutil: SIGSTOP on POSIX, every thread suspended on Windows (no SIGSTOP there).
+        psutil.Process(pid).suspend()
         node = self.wait("hang detection", lambda n: n.get("pid") not in (None, pid), 30)
         self.say(
             f"unresponsive node replaced by pid {node['pid']} after "
@@ -328,8 +342,9 @@ class Demo:
     def stop(self) -> None:
         if self.core is None or self.core.poll() is not None:
             return
-        self.say("stopping the core (SIGTERM): it stops the node gracefully first")
-        self.core.send_signal(signal.SIGTERM)
+        self.say(f"stopping the core ({_STOP_WORDS}): it stops the node gracefully first")
+        # Popen.send_signal(SIGTERM) on Windows would be TerminateProcess: no graceful stop.
+        self.core.send_signal(_CORE_STOP_SIGNAL)
         try:
             code = self.core.wait(30)
         except subprocess.TimeoutExpired:
