@@ -10,6 +10,7 @@ the core. Everything runs in a scratch folder.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import signal
@@ -31,6 +32,7 @@ from nodekeeper.core.demo.package import (
     build_release_zip,
 )
 from nodekeeper.core.errors import OperationFailed
+from nodekeeper.core.paths import WINDOWS_PIPE_PREFIX, OsName, current_os
 from nodekeeper.core.platform.ids import platform_id
 
 if sys.platform == "win32":
@@ -58,7 +60,7 @@ def demo_config(
     repo_url: str,
     data_dir: Path,
     logs_dir: Path,
-    socket: Path,
+    socket: Path | str,
 ) -> dict[str, Any]:
     """The demo core's configuration: quick health checks and probation, a local TUF repository."""
     return {
@@ -86,6 +88,18 @@ def demo_config(
     }
 
 
+def demo_socket(root: Path, os_name: OsName) -> str:
+    """The demo core's control socket: a file in the scratch folder, a named pipe on Windows.
+
+    Windows has no Unix sockets; the pipe's name is made from the scratch
+    folder, so two demos in two folders never meet on one pipe.
+    """
+    if os_name == "windows":
+        digest = hashlib.sha256(str(root).encode()).hexdigest()[:12]
+        return f"{WINDOWS_PIPE_PREFIX}nodekeeper-demo-{digest}"
+    return str(root / "demo.sock")
+
+
 class Demo:
     def __init__(self, root: Path, out: Callable[[str], None] = print) -> None:
         self.root = root
@@ -93,7 +107,7 @@ class Demo:
         self.port = _free_port()
         self.data_dir = root / "data"
         self.config = root / "nodekeeper.toml"
-        self.socket = root / "demo.sock"
+        self.socket = demo_socket(root, current_os())
         self.core: subprocess.Popen[bytes] | None = None
         self.started = time.monotonic()
         self.repo = root / "repo"
@@ -293,7 +307,7 @@ class Demo:
     def check(self) -> dict[str, Any]:
         from nodekeeper.core.ipc.client import Client
 
-        with Client(str(self.socket)) as client:
+        with Client(self.socket) as client:
             decision: dict[str, Any] = client.call("check_now")
         return decision
 
