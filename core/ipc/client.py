@@ -25,6 +25,11 @@ from nodekeeper.core.paths import WINDOWS_PIPE_PREFIX
 
 DEFAULT_TIMEOUT = 30.0
 START_HINT = "start it with 'nodekeeper run --config FILE' or through the service manager"
+if sys.platform == "win32":
+    # The pipe admits interactive users, SYSTEM and Administrators (winpipe.pipe_sddl).
+    _ACCESS_HINT = "log in interactively or run as an administrator"
+else:
+    _ACCESS_HINT = "ask to be added to group nodekeeper or use sudo"
 
 
 class RequestFailed(OperationFailed):
@@ -139,9 +144,7 @@ class Client:
         except (FileNotFoundError, ConnectionRefusedError):
             raise CoreUnreachable(f"no core is running on {path}; {START_HINT}") from None
         except PermissionError:
-            raise CoreUnreachable(
-                f"not allowed to connect to {path}; ask to be added to group nodekeeper or use sudo"
-            ) from None
+            raise CoreUnreachable(f"not allowed to connect to {path}; {_ACCESS_HINT}") from None
         except TimeoutError:
             raise CoreUnreachable(
                 f"the core on {path} does not accept connections (timed out)"
