@@ -132,14 +132,16 @@ def current_os() -> OsName:
 
 
 def running_as_admin() -> bool:
-    if current_os() == "windows":
+    # sys.platform rather than current_os(), so that mypy --platform sees the guard.
+    if sys.platform == "win32":
         import ctypes
 
         try:
-            return bool(ctypes.windll.shell32.IsUserAnAdmin())  # type: ignore[attr-defined]
+            return bool(ctypes.windll.shell32.IsUserAnAdmin())
         except (AttributeError, OSError):
             return False
-    return os.geteuid() == 0
+    else:
+        return os.geteuid() == 0
 
 
 def current_environment() -> dict[str, str]:

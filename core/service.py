@@ -13,7 +13,6 @@ import contextlib
 import functools
 import json
 import logging
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from nodekeeper.core.ipc.server import ControlServer, Handler
 from nodekeeper.core.logs.capture import LogCapture
 from nodekeeper.core.notify import WebhookNotifier
 from nodekeeper.core.platform import Platform, current_platform, sdnotify
+from nodekeeper.core.platform.stop_signals import on_stop_request
 from nodekeeper.core.state import State, StateStore
 from nodekeeper.core.supervise.pidfile import PidFile
 from nodekeeper.core.supervise.spawn import LaunchPlan
@@ -210,8 +210,7 @@ async def serve(core: Core) -> None:
     """Run the core until SIGTERM or SIGINT."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    on_stop_request(loop, stop.set)  # SIGTERM/SIGINT; Ctrl+C/Ctrl+Break on Windows
     config = core.config
     server = ControlServer(
         config.paths.socket,

@@ -9,6 +9,7 @@ notifications reach the desktop. It quits only itself, never a core.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -35,6 +36,7 @@ from nodekeeper.tray.model import (
     tooltip,
     unreachable_notification,
 )
+from nodekeeper.tray.targets import openable_folder, openable_url
 from nodekeeper.tray.throttle import UNREACHABLE, Notification, NotificationThrottle, slept
 
 TRAY_CHECK_MS = 2000
@@ -59,6 +61,7 @@ class TrayApp(QObject):
         throttle: NotificationThrottle | None = None,
         clock: Callable[[], float] = time.monotonic,
         opener: Opener = QDesktopServices.openUrl,
+        is_dir: Callable[[str], bool] = os.path.isdir,
         rescan: Callable[[], Sequence[Endpoint]] | None = None,
         max_reconnect_delay: float = 10.0,
         status_poll_ms: int = STATUS_POLL_MS,
@@ -68,6 +71,8 @@ class TrayApp(QObject):
         self.throttle = throttle or NotificationThrottle()
         self.clock = clock
         self.opener = opener
+        self.is_dir = is_dir
+        self.refused: list[str] = []  # what _open would not hand to the shell, and why
         self._rescan = rescan
         self.max_reconnect_delay = max_reconnect_delay
         self.status_poll_ms = status_poll_ms
@@ -311,11 +316,21 @@ class TrayApp(QObject):
         self._offer(Notification("check", f"{model.name}: update check", text, key, "dashboard"))
 
     def _open(self, key: str, what: str) -> None:
+        """Open the dashboard or logs folder, if it is something the shell may be given."""
         model = self.models[key]
         if what == "dashboard" and model.dashboard_url:
-            self.opener(QUrl(model.dashboard_url))
+            refusal = openable_url(model.dashboard_url)
+            target = QUrl(model.dashboard_url)
         elif what == "logs" and model.status is not None and model.status.logs_dir:
-            self.opener(QUrl.fromLocalFile(model.status.logs_dir))
+            refusal = openable_folder(model.status.logs_dir, self.is_dir)
+            target = QUrl.fromLocalFile(model.status.logs_dir)
+        else:
+            return
+        if refusal is not None:
+            print(f"nodekeeper-tray: {model.name}: {refusal}", file=sys.stderr)
+            self.refused.append(refusal)
+            return
+        self.opener(target)
 
     def show_about(self) -> None:
         if self._about is None:

@@ -13,6 +13,7 @@ line and ignored, never raised into Qt.
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -33,6 +34,27 @@ STATUS_POLL_MS = 5000
 _NO_REFRESH_EVENTS = frozenset({"update-progress"})
 
 Reply = Callable[[bool, Any], None]
+
+
+# (socket path, connected handle) -> why the tray must not talk to that server, or None.
+ServerCheck = Callable[[str, int], str | None]
+
+
+def trusted_pipe_server(socket_path: str, handle: int) -> str | None:
+    """On Windows, refuse a pipe served by anyone but a nodekeeper service or this user."""
+    if sys.platform == "win32":
+        from nodekeeper.core.platform.winpipe_owner import (
+            UntrustedPipeServer,
+            check_pipe_server,
+            ctypes_pipe_owner_api,
+        )
+
+        try:
+            check_pipe_server(socket_path, handle, ctypes_pipe_owner_api())
+        except UntrustedPipeServer as exc:
+            return str(exc)
+    # Unix sockets: the core checks its peers; the socket's folder is root's or the user's.
+    return None
 
 
 def _refusal(method: str, params: Mapping[str, Any] | None) -> str | None:
@@ -71,9 +93,11 @@ class CoreConnection(QObject):
         max_delay: float = 10.0,
         poll_ms: int = STATUS_POLL_MS,
         request_timeout_ms: int = REQUEST_TIMEOUT_MS,
+        check_server: ServerCheck | None = None,
     ) -> None:
         super().__init__(parent)
         self.socket_path = socket_path
+        self._check_server = check_server or trusted_pipe_server
         self.max_delay = max_delay
         self.request_timeout_ms = request_timeout_ms
         self._socket = QLocalSocket(self)
@@ -164,6 +188,11 @@ class CoreConnection(QObject):
         self._socket.connectToServer(self.socket_path)
 
     def _on_connected(self) -> None:
+        # Before reading a byte: on Windows anyone may have created the pipe first.
+        refusal = self._check_server(self.socket_path, int(self._socket.socketDescriptor()))
+        if refusal is not None:
+            self._drop(refusal)
+            return
         self._hello_timer.start()
 
     def _on_error(self, _error: QLocalSocket.LocalSocketError) -> None:

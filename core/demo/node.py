@@ -526,6 +526,8 @@ class Node:
         signal.set_wakeup_fd(wakeup.fileno(), warn_on_full_buffer=False)
 
     def fork_child(self) -> None:
+        if sys.platform == "win32":  # parse_settings refuses --fork-child there
+            raise DemoUsageError("--fork-child is not supported on this OS")
         pid = os.fork()
         if pid:
             return

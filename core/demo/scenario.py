@@ -10,17 +10,20 @@ the core. Everything runs in a scratch folder.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from nodekeeper.core.config import to_toml
 from nodekeeper.core.demo.package import (
@@ -29,8 +32,19 @@ from nodekeeper.core.demo.package import (
     build_release_zip,
 )
 from nodekeeper.core.errors import OperationFailed
+from nodekeeper.core.paths import WINDOWS_PIPE_PREFIX, OsName, current_os
 from nodekeeper.core.platform.ids import platform_id
 from nodekeeper.core.selfexec import CORE_MODULE, module_command
+
+if sys.platform == "win32":
+    _KILL_WORDS, _FREEZE_WORDS, _STOP_WORDS = "TerminateProcess", "NtSuspendProcess", "CTRL_BREAK"
+    # The core in its own console group, so that CTRL_BREAK reaches it alone.
+    _CORE_CREATION_FLAGS = subprocess.CREATE_NEW_PROCESS_GROUP
+    _CORE_STOP_SIGNAL = signal.CTRL_BREAK_EVENT
+else:
+    _KILL_WORDS, _FREEZE_WORDS, _STOP_WORDS = "kill -9", "SIGSTOP", "SIGTERM"
+    _CORE_CREATION_FLAGS = 0
+    _CORE_STOP_SIGNAL = signal.SIGTERM
 
 
 def _free_port() -> int:
@@ -47,7 +61,7 @@ def demo_config(
     repo_url: str,
     data_dir: Path,
     logs_dir: Path,
-    socket: Path,
+    socket: Path | str,
 ) -> dict[str, Any]:
     """The demo core's configuration: quick health checks and probation, a local TUF repository."""
     return {
@@ -75,6 +89,18 @@ def demo_config(
     }
 
 
+def demo_socket(root: Path, os_name: OsName) -> str:
+    """The demo core's control socket: a file in the scratch folder, a named pipe on Windows.
+
+    Windows has no Unix sockets; the pipe's name is made from the scratch
+    folder, so two demos in two folders never meet on one pipe.
+    """
+    if os_name == "windows":
+        digest = hashlib.sha256(str(root).encode()).hexdigest()[:12]
+        return f"{WINDOWS_PIPE_PREFIX}nodekeeper-demo-{digest}"
+    return str(root / "demo.sock")
+
+
 class Demo:
     def __init__(self, root: Path, out: Callable[[str], None] = print) -> None:
         self.root = root
@@ -82,7 +108,7 @@ class Demo:
         self.port = _free_port()
         self.data_dir = root / "data"
         self.config = root / "nodekeeper.toml"
-        self.socket = root / "demo.sock"
+        self.socket = demo_socket(root, current_os())
         self.core: subprocess.Popen[bytes] | None = None
         self.started = time.monotonic()
         self.repo = root / "repo"
@@ -187,6 +213,7 @@ class Demo:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
+            creationflags=_CORE_CREATION_FLAGS,
         )
         log.close()
 
@@ -240,9 +267,10 @@ class Demo:
         self.say(f"node v{node['version']} running as pid {node['pid']}, healthy={node['healthy']}")
 
         pid = node["pid"]
-        self.say(f"crash: kill -9 {pid}")
+        self.say(f"crash: {_KILL_WORDS} {pid}")
         killed = time.monotonic()
-        os.kill(pid, signal.SIGKILL)
+        # psutil: SIGKILL on POSIX, TerminateProcess on Windows (which has no SIGKILL).
+        psutil.Process(pid).kill()
         new_pid = self.wait_new_pid(pid, 15)
         restarted_ms = 1000 * (time.monotonic() - killed)
         node = self.wait("a restart", lambda n: n.get("pid") == new_pid, 15)
@@ -253,9 +281,10 @@ class Demo:
 
         node = self.wait("health", lambda n: n.get("state") == "running", 15)
         pid = node["pid"]
-        self.say(f"hang: freezing pid {pid} with SIGSTOP; health checks run every 1s")
+        self.say(f"hang: freezing pid {pid} with {_FREEZE_WORDS}; health checks run every 1s")
         frozen = time.monotonic()
-        os.kill(pid, signal.SIGSTOP)
+        # psutil: SIGSTOP on POSIX, every thread suspended on Windows (no SIGSTOP there).
+        psutil.Process(pid).suspend()
         node = self.wait("hang detection", lambda n: n.get("pid") not in (None, pid), 30)
         self.say(
             f"unresponsive node replaced by pid {node['pid']} after "
@@ -275,7 +304,7 @@ class Demo:
     def check(self) -> dict[str, Any]:
         from nodekeeper.core.ipc.client import Client
 
-        with Client(str(self.socket)) as client:
+        with Client(self.socket) as client:
             decision: dict[str, Any] = client.call("check_now")
         return decision
 
@@ -324,8 +353,9 @@ class Demo:
     def stop(self) -> None:
         if self.core is None or self.core.poll() is not None:
             return
-        self.say("stopping the core (SIGTERM): it stops the node gracefully first")
-        self.core.send_signal(signal.SIGTERM)
+        self.say(f"stopping the core ({_STOP_WORDS}): it stops the node gracefully first")
+        # Popen.send_signal(SIGTERM) on Windows would be TerminateProcess: no graceful stop.
+        self.core.send_signal(_CORE_STOP_SIGNAL)
         try:
             code = self.core.wait(30)
         except subprocess.TimeoutExpired:

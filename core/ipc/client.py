@@ -21,9 +21,15 @@ from typing import Any
 from nodekeeper.core.errors import CoreUnreachable, OperationFailed
 from nodekeeper.core.ipc import protocol
 from nodekeeper.core.ipc.methods import METHODS, SLOW_ANSWER_TIMEOUT
+from nodekeeper.core.paths import WINDOWS_PIPE_PREFIX
 
 DEFAULT_TIMEOUT = 30.0
 START_HINT = "start it with 'nodekeeper run --config FILE' or through the service manager"
+if sys.platform == "win32":
+    # The pipe admits interactive users, SYSTEM and Administrators (winpipe.pipe_sddl).
+    _ACCESS_HINT = "log in interactively or run as an administrator"
+else:
+    _ACCESS_HINT = "ask to be added to group nodekeeper or use sudo"
 
 
 class RequestFailed(OperationFailed):
@@ -42,8 +48,8 @@ class _Stream:
         self.path = path
         self._sock: socket.socket | None = None
         self._pipe: Any = None
-        if sys.platform == "win32" and path.startswith("\\\\.\\pipe\\"):
-            self._pipe = open(path, "r+b", buffering=0)
+        if sys.platform == "win32":
+            self._pipe = _open_trusted_pipe(path)
             return
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(timeout)
@@ -77,6 +83,28 @@ class _Stream:
             self._sock.close()
         elif self._pipe is not None:
             self._pipe.close()
+
+
+def _open_trusted_pipe(path: str) -> Any:
+    """Open the core's named pipe, and keep it only if a trusted process serves it."""
+    if sys.platform == "win32":
+        import msvcrt
+
+        from nodekeeper.core.platform.winpipe_owner import check_pipe_server, ctypes_pipe_owner_api
+
+        if not path.startswith(WINDOWS_PIPE_PREFIX):
+            raise CoreUnreachable(
+                f"{path} is not a pipe name; on Windows a core listens on "
+                f"{WINDOWS_PIPE_PREFIX}nodekeeper-INSTANCE"
+            )
+        pipe = open(path, "r+b", buffering=0)
+        try:
+            check_pipe_server(path, msvcrt.get_osfhandle(pipe.fileno()), ctypes_pipe_owner_api())
+        except BaseException:
+            pipe.close()
+            raise
+        return pipe
+    raise OSError("named pipes need Windows")
 
 
 def _connect_unix(sock: socket.socket, path: str, timeout: float) -> None:
@@ -116,9 +144,7 @@ class Client:
         except (FileNotFoundError, ConnectionRefusedError):
             raise CoreUnreachable(f"no core is running on {path}; {START_HINT}") from None
         except PermissionError:
-            raise CoreUnreachable(
-                f"not allowed to connect to {path}; ask to be added to group nodekeeper or use sudo"
-            ) from None
+            raise CoreUnreachable(f"not allowed to connect to {path}; {_ACCESS_HINT}") from None
         except TimeoutError:
             raise CoreUnreachable(
                 f"the core on {path} does not accept connections (timed out)"

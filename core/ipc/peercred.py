@@ -101,10 +101,10 @@ def parse_xucred(raw: bytes) -> PeerCredentials:
 
 
 def _lookup_group(name: str) -> GroupEntry | None:
-    try:
-        import grp
-    except ImportError:  # pragma: no cover - Windows
+    if sys.platform == "win32":  # no group database; pipe clients are judged by their tokens
         return None
+    import grp
+
     try:
         entry = grp.getgrnam(name)
     except KeyError:
@@ -113,10 +113,10 @@ def _lookup_group(name: str) -> GroupEntry | None:
 
 
 def _lookup_user(uid: int) -> UserEntry | None:
-    try:
-        import pwd
-    except ImportError:  # pragma: no cover - Windows
+    if sys.platform == "win32":
         return None
+    import pwd
+
     try:
         entry = pwd.getpwuid(uid)
     except KeyError:

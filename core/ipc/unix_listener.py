@@ -15,11 +15,13 @@ import contextlib
 import logging
 import os
 import stat
+import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from nodekeeper.core.errors import OperationFailed
 from nodekeeper.core.ipc import protocol
+from nodekeeper.core.paths import WINDOWS_PIPE_PREFIX
 
 _log = logging.getLogger(__name__)
 
@@ -40,6 +42,11 @@ class UnixListener:
 
     async def start(self, on_client: ClientCallback) -> None:
         """Listen on the socket; raise OperationFailed (one line) when that is not possible."""
+        if sys.platform == "win32":
+            raise OperationFailed(
+                f"cannot listen on {self.path}: Windows has no Unix sockets; "
+                f"set paths.socket to a pipe name ({WINDOWS_PIPE_PREFIX}nodekeeper-INSTANCE)"
+            )
         await self._remove_stale_socket()
         directory = os.path.dirname(self.path) or "."
         try:
@@ -108,6 +115,8 @@ class UnixListener:
 
 async def _answers(path: str) -> bool:
     """Whether something accepts connections on the Unix socket ``path``."""
+    if sys.platform == "win32":
+        return False
     try:
         _reader, writer = await asyncio.wait_for(
             asyncio.open_unix_connection(path), STALE_PROBE_TIMEOUT

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -374,7 +375,7 @@ class LogWriter:
 
 def _ends_with_newline(fd: int, size: int) -> bool:
     try:
-        if hasattr(os, "pread"):
+        if sys.platform != "win32":  # no os.pread there
             return os.pread(fd, 1, size - 1) == b"\n"
         os.lseek(fd, size - 1, os.SEEK_SET)  # O_APPEND still appends at the end
         return os.read(fd, 1) == b"\n"

@@ -20,6 +20,7 @@ if sys.platform == "win32":
     from typing import Any
 
     from nodekeeper.core.platform.winpipe import ADMINISTRATORS_SID, ClientToken
+    from nodekeeper.core.platform.winpipe_owner import PipeServer
     from nodekeeper.core.platform.winpipe_transport import PIPE_BUFFER
 
     _k32 = ctypes.WinDLL("kernel32", use_last_error=True)
@@ -44,6 +45,9 @@ if sys.platform == "win32":
     TOKEN_USER_CLASS = 1
     SECURITY_IDENTIFICATION = 1
     PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
+    ERROR_ACCESS_DENIED = 5
+    SE_KERNEL_OBJECT = 6
+    OWNER_SECURITY_INFORMATION = 0x1
 
     class _SECURITY_ATTRIBUTES(ctypes.Structure):
         _fields_ = [
@@ -82,6 +86,36 @@ if sys.platform == "win32":
         # TOKEN_USER starts with SID_AND_ATTRIBUTES whose first field is the PSID.
         sid = ctypes.cast(buffer, ctypes.POINTER(wintypes.LPVOID))[0]
         return _sid_string(sid)
+
+    def _process_token(pid: int) -> ClientToken:
+        """The user and elevated-Administrators membership of process ``pid``'s token."""
+        process = _k32.OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, False, pid)
+        if not process:
+            raise _fail("OpenProcess")
+        token = wintypes.HANDLE()
+        identity = wintypes.HANDLE()
+        admins = ctypes.c_void_p()
+        try:
+            if not _adv.OpenProcessToken(
+                process, TOKEN_QUERY | TOKEN_DUPLICATE, ctypes.byref(token)
+            ):
+                raise _fail("OpenProcessToken")
+            user_sid = _token_user_sid(token)
+            if not _adv.DuplicateToken(token, SECURITY_IDENTIFICATION, ctypes.byref(identity)):
+                raise _fail("DuplicateToken")
+            if not _adv.ConvertStringSidToSidW(ADMINISTRATORS_SID, ctypes.byref(admins)):
+                raise _fail("ConvertStringSidToSidW")
+            member = wintypes.BOOL(False)
+            if not _adv.CheckTokenMembership(identity, admins, ctypes.byref(member)):
+                raise _fail("CheckTokenMembership")
+            return ClientToken(user_sid=user_sid, is_admin=bool(member.value))
+        finally:
+            if admins:
+                _k32.LocalFree(admins)
+            for item in (identity, token):
+                if item:
+                    _k32.CloseHandle(item)
+            _k32.CloseHandle(process)
 
     class CtypesPipeApi:
         """Overlapped pipe I/O, so a blocked read never blocks a write on the same handle."""
@@ -165,33 +199,7 @@ if sys.platform == "win32":
             pid = wintypes.ULONG(0)
             if not _k32.GetNamedPipeClientProcessId(wintypes.HANDLE(handle), ctypes.byref(pid)):
                 raise _fail("GetNamedPipeClientProcessId")
-            process = _k32.OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, False, pid.value)
-            if not process:
-                raise _fail("OpenProcess")
-            token = wintypes.HANDLE()
-            identity = wintypes.HANDLE()
-            admins = ctypes.c_void_p()
-            try:
-                if not _adv.OpenProcessToken(
-                    process, TOKEN_QUERY | TOKEN_DUPLICATE, ctypes.byref(token)
-                ):
-                    raise _fail("OpenProcessToken")
-                user_sid = _token_user_sid(token)
-                if not _adv.DuplicateToken(token, SECURITY_IDENTIFICATION, ctypes.byref(identity)):
-                    raise _fail("DuplicateToken")
-                if not _adv.ConvertStringSidToSidW(ADMINISTRATORS_SID, ctypes.byref(admins)):
-                    raise _fail("ConvertStringSidToSidW")
-                member = wintypes.BOOL(False)
-                if not _adv.CheckTokenMembership(identity, admins, ctypes.byref(member)):
-                    raise _fail("CheckTokenMembership")
-                return ClientToken(user_sid=user_sid, is_admin=bool(member.value))
-            finally:
-                if admins:
-                    _k32.LocalFree(admins)
-                for item in (identity, token):
-                    if item:
-                        _k32.CloseHandle(item)
-                _k32.CloseHandle(process)
+            return _process_token(pid.value)
 
         def read(self, handle: int, size: int) -> bytes:
             buffer = ctypes.create_string_buffer(size)
@@ -225,3 +233,43 @@ if sys.platform == "win32":
             # Connecting as a client ends the pending ConnectNamedPipe.
             with open(name, "r+b", buffering=0):
                 pass
+
+    def _pipe_owner_sid(handle: int) -> str:
+        owner = ctypes.c_void_p()
+        descriptor = ctypes.c_void_p()
+        error = _adv.GetSecurityInfo(
+            wintypes.HANDLE(handle),
+            SE_KERNEL_OBJECT,
+            OWNER_SECURITY_INFORMATION,
+            ctypes.byref(owner),
+            None,
+            None,
+            None,
+            ctypes.byref(descriptor),
+        )
+        if error:
+            raise ctypes.WinError(error, "GetSecurityInfo")  # type: ignore[call-arg]
+        try:
+            return _sid_string(owner)
+        finally:
+            _k32.LocalFree(descriptor)
+
+    class CtypesPipeOwnerApi:
+        """Who serves the pipe a client has opened (``winpipe_owner.PipeOwnerApi``)."""
+
+        def own_user_sid(self) -> str:
+            return CtypesPipeApi().own_user_sid()
+
+        def pipe_server(self, handle: int) -> PipeServer:
+            pid = wintypes.ULONG(0)
+            if not _k32.GetNamedPipeServerProcessId(wintypes.HANDLE(handle), ctypes.byref(pid)):
+                raise _fail("GetNamedPipeServerProcessId")
+            try:
+                token = _process_token(pid.value)
+            except OSError as exc:
+                if getattr(exc, "winerror", None) != ERROR_ACCESS_DENIED:
+                    raise
+                # A standard user may not open a service's token; the pipe's
+                # owner (the creator of its first instance) says the same.
+                return PipeServer(pid=pid.value, user_sid=_pipe_owner_sid(handle), is_admin=False)
+            return PipeServer(pid=pid.value, user_sid=token.user_sid, is_admin=token.is_admin)

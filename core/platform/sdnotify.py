@@ -64,10 +64,11 @@ class Notifier:
         return self.address is not None
 
     def send(self, *fields: str) -> bool:
+        # Sockets Python creates are close-on-exec already (PEP 446).
         if self.address is None or sys.platform == "win32":
             return False
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
                 sock.sendto("\n".join(fields).encode(), self.address)
         except OSError as exc:
             _log.warning("cannot notify systemd: %s", exc.strerror or exc)

@@ -23,7 +23,6 @@ resumable ``downloads/`` and a lock.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +31,7 @@ from typing import Any
 
 import requests
 
+from nodekeeper.core.platform import filelock
 from nodekeeper.core.release.audit import AuditEntry, append_log, read_log, unlogged
 from nodekeeper.core.release.channels import channel_path
 from nodekeeper.core.release.errors import ReleaseError
@@ -299,26 +299,23 @@ def _work_lock(repo_dir: Path, work: Path, *, create: bool) -> Iterator[None]:
             f"{repo_dir} is not a release repository (no metadata/timestamp.json); "
             "create one with: nodekeeper release init"
         )
-    if not create or os.name != "posix":
+    if not create:
         yield
         return
-    import fcntl
-
     try:
         work.mkdir(exist_ok=True)
-        fd = os.open(work / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        # Through the platform's lock: Windows has no flock (msvcrt.locking there).
+        lock = filelock.lock_file(work / "lock")
     except OSError as exc:
         raise ReleaseError(f"cannot use {work}: {exc.strerror}") from None
+    if lock is None:
+        raise ReleaseError(
+            f"another mirror run is working on {repo_dir}; try again when it is done"
+        )
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ReleaseError(
-                f"another mirror run is working on {repo_dir}; try again when it is done"
-            ) from None
         yield
     finally:
-        os.close(fd)
+        lock.release()
 
 
 __all__ = ["DEFAULT_UPSTREAM", "MirrorOptions", "MirrorResult", "UpstreamRefused", "mirror_storj"]

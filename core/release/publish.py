@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from nodekeeper.core.fsutil import write_atomic
+from nodekeeper.core.platform import filelock
 from nodekeeper.core.release.errors import ReleaseError
 
 TIMESTAMP = "metadata/timestamp.json"
@@ -41,22 +42,16 @@ def _same_content(path: Path, content: bytes | Path) -> bool:
 @contextlib.contextmanager
 def locked(repo_dir: Path) -> Iterator[None]:
     """Hold an exclusive lock on the repository for one command."""
-    if os.name != "posix":
-        yield
-        return
-    import fcntl
-
-    fd = os.open(repo_dir, os.O_RDONLY)
+    # Through the platform's lock: Windows has no flock (msvcrt.locking on a .lock file).
+    lock = filelock.lock_directory(repo_dir)
+    if lock is None:
+        raise ReleaseError(
+            f"another release command is working on {repo_dir}; try again when it is done"
+        )
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ReleaseError(
-                f"another release command is working on {repo_dir}; try again when it is done"
-            ) from None
         yield
     finally:
-        os.close(fd)
+        lock.release()
 
 
 class Publication:

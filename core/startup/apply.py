@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -237,7 +238,8 @@ def _write_if_different(path: Path, planned: PlannedFile) -> bool:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, planned.mode)
         try:
             os.write(fd, planned.content)
-            os.fchmod(fd, planned.mode)
+            if sys.platform != "win32":  # no os.fchmod there before Python 3.13
+                os.fchmod(fd, planned.mode)
             os.fsync(fd)
         finally:
             os.close(fd)

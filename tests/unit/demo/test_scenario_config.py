@@ -6,7 +6,8 @@ import tomllib
 from pathlib import Path
 
 from nodekeeper.core.config import config_from_dict, to_toml
-from nodekeeper.core.demo.scenario import demo_config
+from nodekeeper.core.demo.scenario import demo_config, demo_socket
+from nodekeeper.core.paths import WINDOWS_PIPE_PREFIX
 
 
 def test_the_demo_config_loads_with_what_the_demo_needs(tmp_path: Path) -> None:
@@ -34,3 +35,14 @@ def test_the_demo_config_loads_with_what_the_demo_needs(tmp_path: Path) -> None:
         str(tmp_path / "demo.sock"),
     )
     assert config.logs.dir == tmp_path / "logs"
+
+
+def test_the_demo_core_listens_in_its_folder_or_on_a_pipe_of_its_own_on_windows(
+    tmp_path: Path,
+) -> None:
+    assert demo_socket(tmp_path, "linux") == str(tmp_path / "demo.sock")
+    assert demo_socket(tmp_path, "darwin") == str(tmp_path / "demo.sock")
+    pipe = demo_socket(tmp_path, "windows")
+    assert pipe.startswith(f"{WINDOWS_PIPE_PREFIX}nodekeeper-demo-")
+    assert pipe == demo_socket(tmp_path, "windows")
+    assert pipe != demo_socket(tmp_path / "other", "windows")

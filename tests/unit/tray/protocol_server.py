@@ -13,12 +13,18 @@ import copy
 import json
 import socket
 import socketserver
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
+# An existing folder on every OS: the tray opens only folders that exist.
+EXISTING_LOGS_DIR = tempfile.gettempdir()
 
-def sample_status(instance: str = "storagenode", logs_dir: str = "/tmp/logs") -> dict[str, Any]:
+
+def sample_status(
+    instance: str = "storagenode", logs_dir: str = EXISTING_LOGS_DIR
+) -> dict[str, Any]:
     return {
         "instance": instance,
         "core_version": "0.1.0",

@@ -265,3 +265,27 @@ def test_a_core_started_after_the_tray_is_picked_up_by_rescanning(
         tray.dispose()
         qtbot.wait(10)
         server.stop()
+
+
+@pytest.mark.parametrize("dashboard", ["file:///C:/Windows/System32/calc.exe", "ms-settings:"])
+def test_a_logs_folder_that_is_a_program_and_a_non_web_dashboard_are_not_opened(
+    tmp_path: Path, qtbot: QtBot, dashboard: str
+) -> None:
+    program = tmp_path / "storagenode.exe"
+    program.write_bytes(b"MZ")
+    server = ProtocolServer(tmp_path / "evil.sock", sample_status(logs_dir=str(program))).start()
+    opened: list[QUrl] = []
+    tray = TrayApp([Endpoint(str(server.path), "evil", dashboard)], opener=opened.append)
+    try:
+        tray.start()
+        qtbot.waitUntil(lambda: tray.models[str(server.path)].status is not None, timeout=3000)
+        tray.menu.action(str(server.path), "logs").trigger()
+        tray.menu.action(str(server.path), "dashboard").trigger()
+        assert opened == []
+        assert len(tray.refused) == 2
+        assert "not an existing folder" in tray.refused[0]
+        assert "only http(s) web pages" in tray.refused[1]
+    finally:
+        tray.dispose()
+        qtbot.wait(10)
+        server.stop()

@@ -172,3 +172,27 @@ def test_a_request_the_methods_table_refuses_never_reaches_the_core(
     assert len(problems) == 2
     assert not {"set_updates", "reboot"} & set(core_server.methods())
     connection.stop()
+
+
+def test_a_server_the_check_distrusts_gets_nothing_and_is_reported(
+    core_server: ProtocolServer, qtbot: QtBot
+) -> None:
+    checked: list[tuple[str, int]] = []
+
+    def squatter(path: str, handle: int) -> str | None:
+        checked.append((path, handle))
+        return f"{path} is served by pid 6120 running as S-1-5-21-1-2-3-1002; not connecting"
+
+    connection = CoreConnection(str(core_server.path), max_delay=5, check_server=squatter)
+    problems: list[str] = []
+    hellos: list[dict[str, object]] = []
+    connection.problem.connect(problems.append)
+    connection.helloReceived.connect(hellos.append)
+    connection.start()
+    qtbot.waitUntil(lambda: bool(problems), timeout=2000)
+    qtbot.wait(100)
+    assert "pid 6120" in problems[0] and "\n" not in problems[0]
+    assert checked[0][0] == str(core_server.path) and checked[0][1] >= 0
+    assert hellos == [] and not connection.is_ready
+    assert core_server.requests == []
+    connection.stop()
