@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "nodekeeper.core.commands.release",
     "nodekeeper.core.commands.client",
     "nodekeeper.core.commands.service",
+    "nodekeeper.core.commands.init",
 )
 
 
