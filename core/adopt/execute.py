@@ -34,6 +34,26 @@ DOCKER_STOP_TIMEOUT = "300"
 # sc.exe exit codes that mean "already so".
 SC_NOT_ACTIVE = 1062
 SC_ALREADY_RUNNING = 1056
+OK = frozenset({0})
+
+
+def step_commands(step: Step) -> list[tuple[str, ...]]:
+    """The commands a hand-over step runs (none under --root), in order."""
+    if step.kind == "docker-binary":
+        return [("docker", "cp", f"{step.before['container']}:{NODE_BINARY}", step.target)]
+    if step.kind == "systemd-unit":
+        return [("systemctl", "disable", "--now", step.target)]
+    if step.kind == "docker-container":
+        return [
+            ("docker", "update", "--restart=no", step.target),
+            ("docker", "stop", "--time", DOCKER_STOP_TIMEOUT, step.target),
+        ]
+    if step.kind == "windows-service":
+        return [
+            ("sc.exe", "config", step.target, "start=", "disabled"),
+            ("sc.exe", "stop", step.target),
+        ]
+    return []
 
 
 def _decode(content: str | None) -> bytes | None:
@@ -112,7 +132,8 @@ class Executor:
             active = self.query(("systemctl", "is-active", "--quiet", step.target))
             links = self._unit_links(step.target)
             journal.record(step.kind, step.target, {"links": links, "active": active == 0})
-            self.run(("systemctl", "disable", "--now", step.target))
+            for argv in step_commands(step):
+                self.run(argv)
             for link, _ in links:
                 self.machine.path(link).unlink(missing_ok=True)
             self.say(
@@ -120,12 +141,12 @@ class Executor:
             )
         elif step.kind == "docker-container":
             journal.record(step.kind, step.target, step.before)
-            self.run(("docker", "update", "--restart=no", step.target))
-            self.run(("docker", "stop", "--time", DOCKER_STOP_TIMEOUT, step.target))
+            for argv in step_commands(step):
+                self.run(argv)
         elif step.kind == "windows-service":
             journal.record(step.kind, step.target, step.before)
-            self.run(("sc.exe", "config", step.target, "start=", "disabled"))
-            self.run(("sc.exe", "stop", step.target), frozenset({0, SC_NOT_ACTIVE}))
+            for argv in step_commands(step):
+                self.run(argv, frozenset({0, SC_NOT_ACTIVE}) if argv[1] == "stop" else OK)
         elif step.kind == "nodekeeper-service":
             journal.record(step.kind, step.target, {})
             installer, note = self._installer(step.target)

@@ -266,6 +266,8 @@ def format_status(status: Mapping[str, Any], socket: str) -> str:
     if versions:
         lines.append("          " + ", ".join(versions))
     lines.append(f"          last error: {_text(updates.get('last_error'), 'none')}")
+    if updates.get("node_id_source") is not None:
+        lines.append(f"          rollout node id from: {_text(updates.get('node_id_source'))}")
 
     dropped = logs.get("dropped_lines")
     lines.append(

@@ -146,29 +146,26 @@ def _same_options(args: argparse.Namespace) -> str:
 
 def describe(executor: Any, plan: Any, journal_file: Path) -> list[str]:
     """Every step of ``plan`` as ``--dry-run`` prints it; nothing is changed."""
+    from nodekeeper.core.adopt.execute import step_commands
+    from nodekeeper.core.startup.model import Command
     from nodekeeper.core.startup.plan import describe as describe_service
 
     machine = executor.machine
+    os_name = machine.os_name
+    runs = "would not run (--root)" if machine.root is not None else "would run"
     lines = [f"dry run: nothing is changed; the journal would be {journal_file}"]
     for number, step in enumerate(plan.steps, 1):
         lines.append(f"{number}. {step.what}")
         if step.kind == "write-config":
             lines.extend(f"     {line}" for line in plan.config_text.splitlines())
-        elif step.kind == "docker-binary":
-            lines.append(
-                f"     docker cp {step.before['container']}:/app/storagenode {step.target}"
-            )
-        elif step.kind == "systemd-unit":
-            lines.append(f"     systemctl disable --now {step.target}")
-        elif step.kind == "docker-container":
-            lines.append(f"     docker update --restart=no {step.target}")
-            lines.append(f"     docker stop --time 300 {step.target}")
-        elif step.kind == "windows-service":
-            lines.append(f"     sc.exe config {step.target} start= disabled")
-            lines.append(f"     sc.exe stop {step.target}")
         elif step.kind == "nodekeeper-service":
             service, run_commands, note = executor.service_plan(plan.config_text, step.target)
             shown_root = None if machine.root is None else str(machine.root)
             for line in describe_service(service, "install", shown_root, run_commands, note):
                 lines.append(f"     {line}")
+            continue
+        if step.kind == "systemd-unit":
+            lines.append(f"     would remove the links `systemctl enable` made for {step.target}")
+        for argv in step_commands(step):
+            lines.append(f"     {runs}: {Command(argv).render(os_name)}")
     return lines
