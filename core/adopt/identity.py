@@ -27,6 +27,7 @@ from nodekeeper.core.update.nodeid import (
 CERT = "identity.cert"
 KEY = "identity.key"
 DEBIAN_IDENTITY = "/etc/storagenode/identity"
+CONFIG_WHERE = "identity.cert-path in config.yaml"
 
 
 def _join(directory: str, name: str, windows: bool) -> str:
@@ -48,7 +49,7 @@ def candidates(setup: NodeSetup, windows: bool) -> list[IdentityCandidate]:
             cert = str(PureWindowsPath(base) / cert_path)
         else:
             cert = posixpath.join(base, cert_path)
-        found.append(IdentityCandidate("identity.cert-path in config.yaml", cert, True))
+        found.append(IdentityCandidate(CONFIG_WHERE, cert, True))
     if windows:
         account = setup.service_account or "LocalSystem"
         found.append(
@@ -67,6 +68,26 @@ def candidates(setup: NodeSetup, windows: bool) -> list[IdentityCandidate]:
 
 # The reader gives a certificate file's bytes, or None when it is not there.
 CertReader = Callable[[str], bytes | None]
+
+
+def key_path(identity: Identity, setup: NodeSetup, windows: bool) -> str:
+    """Where the node will look for the identity's private key."""
+    configured = setup.node_config.get("identity.key-path")
+    if identity.where == CONFIG_WHERE and configured:
+        if windows:
+            return str(PureWindowsPath(setup.config_dir or "") / configured)
+        return posixpath.join(setup.config_dir or "", configured)
+    return _join(identity.directory, KEY, windows)
+
+
+def check_key(identity: Identity, setup: NodeSetup, windows: bool, exists: CertReader) -> None:
+    """Refuse an identity without its key: the node could not start with it."""
+    key = key_path(identity, setup, windows)
+    if exists(key) is None:
+        raise AdoptUsageError(
+            f"{identity.cert} has no private key at {key}; "
+            "restore identity.key there or pass --identity-dir DIR"
+        )
 
 
 def choose_identity(found: Sequence[IdentityCandidate], read: CertReader) -> Identity:

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from nodekeeper.core.adopt.detect import Choices, Machine, detect
     from nodekeeper.core.adopt.errors import AdoptUsageError
     from nodekeeper.core.adopt.execute import Executor
-    from nodekeeper.core.adopt.identity import candidates, choose_identity
+    from nodekeeper.core.adopt.identity import candidates, check_key, choose_identity
     from nodekeeper.core.adopt.journal import Journal, journal_path
     from nodekeeper.core.adopt.plan import build_plan
     from nodekeeper.core.startup.apply import run_subprocess
@@ -114,7 +114,9 @@ def run(args: argparse.Namespace) -> int:
         docker_binary=docker_binary,
     )
     setup, notes = detect(detect_machine, choices)
-    identity = choose_identity(candidates(setup, windows=os_name == "windows"), machine.read_bytes)
+    windows = os_name == "windows"
+    identity = choose_identity(candidates(setup, windows), machine.read_bytes)
+    check_key(identity, setup, windows, machine.read_bytes)
     plan = build_plan(setup, identity, instance, config_path, os_name)
     print(f"found {setup.description}")
     print(

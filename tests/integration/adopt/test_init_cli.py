@@ -226,3 +226,12 @@ def test_undo_without_init_is_a_one_line_error(root: Path) -> None:
     done = init("--undo", "--root", root)
     assert done.returncode == 2
     assert "nothing to undo" in done.stderr
+
+
+def test_an_identity_without_its_key_is_refused(root: Path) -> None:
+    systemd_root(root)
+    (root / "etc/storagenode/identity/identity.key").unlink()
+    done = init("--root", root, "--dry-run")
+    assert done.returncode == 2
+    assert "no private key at /etc/storagenode/identity/identity.key" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
