@@ -16,7 +16,7 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nodekeeper.core import paths
 from nodekeeper.core.adopt.detect import Machine
@@ -28,6 +28,10 @@ from nodekeeper.core.config.reader import config_from_dict
 from nodekeeper.core.errors import NodekeeperError
 from nodekeeper.core.fsutil import write_atomic
 from nodekeeper.core.startup.model import Command
+
+if TYPE_CHECKING:
+    from nodekeeper.core.startup.apply import Installer
+    from nodekeeper.core.startup.plan import ServicePlan
 
 SYSTEMD_CONFIG_DIR = "/etc/systemd/system"
 DOCKER_STOP_TIMEOUT = "300"
@@ -233,7 +237,7 @@ class Executor:
 
     # --- nodekeeper's own service -------------------------------------------
 
-    def service_plan(self, config_text: str, config_path: str) -> tuple[Any, bool, str]:
+    def service_plan(self, config_text: str, config_path: str) -> tuple[ServicePlan, bool, str]:
         """``service install``'s plan for the config ``init`` writes, and whether commands run."""
         from nodekeeper.core.startup import locate
         from nodekeeper.core.startup.plan import build_plan, commands_wanted, spec_from_config
@@ -249,7 +253,7 @@ class Executor:
         )
         return build_plan(os_name, spec), run_commands, note
 
-    def _installer(self, config_path: str) -> tuple[Any, str]:
+    def _installer(self, config_path: str) -> tuple[Installer, str]:
         from nodekeeper.core.startup.apply import Installer
 
         text = self.machine.path(config_path).read_text(encoding="utf-8")

@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nodekeeper.core.adopt.detect import KINDS
+if TYPE_CHECKING:
+    from nodekeeper.core.adopt.execute import Executor
+    from nodekeeper.core.adopt.model import AdoptPlan
+
+# The setups `--from` can name (nodekeeper.core.adopt.detect.KINDS).
+KINDS = ("systemd", "docker", "windows")
 
 
 def register(sub: Any) -> None:
@@ -146,7 +151,7 @@ def _same_options(args: argparse.Namespace) -> str:
     return out
 
 
-def describe(executor: Any, plan: Any, journal_file: Path) -> list[str]:
+def describe(executor: Executor, plan: AdoptPlan, journal_file: Path) -> list[str]:
     """Every step of ``plan`` as ``--dry-run`` prints it; nothing is changed."""
     from nodekeeper.core.adopt.execute import step_commands
     from nodekeeper.core.startup.model import Command
