@@ -98,3 +98,40 @@ def test_container_gets_its_restart_policy_back_and_is_started(tmp_path: Path) -
         ("docker", "update", "--restart=unless-stopped", "storagenode"),
         ("docker", "start", "storagenode"),
     ]
+
+
+def test_windows_services_are_found_through_the_sc_seam(tmp_path: Path) -> None:
+    from tests.fixtures.storj_identity import make_identity
+    from tests.unit.adopt.test_adopt_readers import SC_QC, SC_QUERY
+
+    def sc(argv: Sequence[str]) -> CommandResult:
+        name = argv[2]
+        qc = SC_QC.replace("SERVICE_NAME: storagenode", f"SERVICE_NAME: {name}")
+        if argv[1] == "qc":
+            return CommandResult(0, qc)
+        return CommandResult(0, SC_QUERY)
+
+    machine = Machine(tmp_path, "windows", sc)
+    # Windows paths land under the test root as they are spelled.
+    install = "C:\\Program Files\\Storj\\Storage Node"
+    identity = "C:\\Users\\sno\\AppData\\Roaming\\Storj\\Identity\\storagenode"
+    make_identity(tmp_path / "id")
+    for name in ("identity.cert", "identity.key"):
+        (tmp_path / "id" / name).rename(machine.path(f"{identity}\\{name}"))
+    machine.path(f"{install}\\config.yaml").write_text(
+        f"identity.cert-path: {identity}\\identity.cert\n"
+        f"identity.key-path: {identity}\\identity.key\n"
+        f"log.output: winfile:///{install}\\storagenode.log\n"
+    )
+
+    setup, _ = detect(machine, Choices())
+
+    assert setup.kind == "windows"
+    assert setup.config_dir == install
+    assert [(h.name, h.role) for h in setup.handover] == [
+        ("storagenode-updater", "updater"),
+        ("storagenode", "node"),
+    ]
+    found = choose_identity(candidates(setup, windows=True), machine.read_bytes)
+    assert found.where == "identity.cert-path in config.yaml"
+    assert found.directory == identity
