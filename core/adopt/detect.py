@@ -134,6 +134,12 @@ def docker_containers(machine: Machine, choices: Choices) -> list[docker.Contain
             ) from None
         return docker.parse_inspect(data, choices.inspect_file)
     if machine.runner is None or shutil.which("docker") is None:
+        if choices.container:
+            where = "under --root" if machine.runner is None else "here (no docker command)"
+            raise AdoptUsageError(
+                f"--container {choices.container}: docker cannot be asked {where}; "
+                "pass the output of `docker inspect` with --docker-inspect FILE"
+            )
         return []
     names = [choices.container] if choices.container else _container_names(machine.runner)
     if not names:
@@ -141,9 +147,8 @@ def docker_containers(machine: Machine, choices: Choices) -> list[docker.Contain
     result = machine.runner(("docker", "inspect", *names))
     if result.returncode != 0:
         if choices.container:
-            raise AdoptUsageError(
-                f"docker inspect {choices.container}: {result.output.splitlines()[-1:]}"
-            )
+            detail = result.output.strip().splitlines()[-1:] or ["no output"]
+            raise AdoptUsageError(f"docker inspect {choices.container}: {detail[0]}")
         return []
     try:
         return docker.parse_inspect(json.loads(result.output), "docker inspect")

@@ -235,3 +235,10 @@ def test_an_identity_without_its_key_is_refused(root: Path) -> None:
     assert done.returncode == 2
     assert "no private key at /etc/storagenode/identity/identity.key" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_container_name_under_root_asks_for_the_inspect_output(root: Path) -> None:
+    done = init("--root", root, "--container", "storagenode")
+    assert done.returncode == 2
+    assert "--docker-inspect FILE" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
