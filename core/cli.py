@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from nodekeeper.core import __version__
 from nodekeeper.core.errors import NodekeeperError
@@ -26,6 +26,8 @@ COMMAND_MODULES = (
     "nodekeeper.core.commands.release",
     "nodekeeper.core.commands.client",
     "nodekeeper.core.commands.service",
+    "nodekeeper.core.commands.init",
+    "nodekeeper.core.commands.config",
 )
 
 
@@ -36,9 +38,31 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see --help)\n")
 
 
+class _Version(argparse.Action):
+    """nodekeeper's version, then the node's where a running core or a config tells it."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.pop("default", None)
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        from nodekeeper.core.commands.cores import version_lines
+
+        print("\n".join(version_lines(__version__)))
+        parser.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nodekeeper", description="Keeps a storage node running and up to date.")
-    parser.add_argument("--version", action="version", version=f"nodekeeper {__version__}")
+    parser.add_argument(
+        "--version", action=_Version, help="print nodekeeper's version and the node's, and exit"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMAND_MODULES:

@@ -27,6 +27,7 @@ from nodekeeper.core.logs.capture import LogCapture
 from nodekeeper.core.notify import WebhookNotifier
 from nodekeeper.core.platform import Platform, current_platform, sdnotify
 from nodekeeper.core.platform.stop_signals import on_stop_request
+from nodekeeper.core.rollout_id import resolve_rollout_id
 from nodekeeper.core.state import State, StateStore
 from nodekeeper.core.supervise.pidfile import PidFile
 from nodekeeper.core.supervise.spawn import LaunchPlan
@@ -36,7 +37,7 @@ from nodekeeper.core.update.recovery import recover
 from nodekeeper.core.update.smoke import read_version
 from nodekeeper.core.update.sources.factory import open_source
 from nodekeeper.core.update.store import VersionStore
-from nodekeeper.core.update.updater import Updater, resolve_node_id
+from nodekeeper.core.update.updater import Updater
 
 _log = logging.getLogger(__name__)
 
@@ -94,6 +95,8 @@ class Core:
     supervisor: Supervisor
     updater: Updater
     changes: StatusChanges
+    # Where the rollout node id came from (status: updates.node_id_source).
+    node_id_source: str = "random"
 
     # -- what the status object and the control socket show --------------------
 
@@ -103,7 +106,7 @@ class Core:
             "instance": self.config.instance,
             "core_version": __version__,
             "node": self.supervisor.status(),
-            "updates": self.updater.status(),
+            "updates": {**self.updater.status(), "node_id_source": self.node_id_source},
             "logs": self.capture.status(),
             "limits": {
                 "memory_max": limits.memory_max,
@@ -122,7 +125,7 @@ class Core:
         self.states.update(updates_enabled=enabled)
         _log.info("automatic updates switched %s", "on" if enabled else "off")
         self.bus.publish("updates-toggled", {"enabled": enabled})
-        return self.updater.status()
+        return {**self.updater.status(), "node_id_source": self.node_id_source}
 
     async def handle_restart_node(self) -> dict[str, Any]:
         await self.supervisor.restart()
@@ -279,6 +282,7 @@ def build_core(config: Config) -> Core:
         stdio=capture,
         on_change=changes.touch,
     )
+    rollout_id = resolve_rollout_id(config, states)
     updater = Updater(
         config,
         states=states,
@@ -286,7 +290,18 @@ def build_core(config: Config) -> Core:
         supervisor=supervisor,
         bus=bus,
         source=source,
-        node_id=resolve_node_id(config, states),
+        node_id=rollout_id.node_id,
         on_change=changes.touch,
     )
-    return Core(config, platform, bus, states, store, capture, supervisor, updater, changes)
+    return Core(
+        config,
+        platform,
+        bus,
+        states,
+        store,
+        capture,
+        supervisor,
+        updater,
+        changes,
+        rollout_id.source,
+    )

@@ -2,21 +2,22 @@
 
 Sources, in order: ``--config FILE`` (the socket from ``[paths].socket``,
 the dashboard derived from ``[node].health_url``), ``--socket PATH``, then
-every ``*.sock`` (and ``*/*.sock``) in the default socket folders of
-``nodekeeper.core.paths``. Duplicates are dropped, the first source wins. This module
-only reads files and lists folders; it never connects.
+every core socket in the default socket folders, found by
+:mod:`nodekeeper.core.discovery` (which `nodekeeper status` uses too).
+Duplicates are dropped, the first source wins. This module only reads
+files and lists folders; it never connects.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from nodekeeper.core import discovery as core_discovery
 from nodekeeper.core.config import load_config
+from nodekeeper.core.discovery import PIPE_PREFIX, FoundSocket, socket_key, socket_name
 from nodekeeper.core.errors import ConfigError
 
 DEFAULT_DASHBOARD = "http://127.0.0.1:14002/"
@@ -52,44 +53,21 @@ def endpoint_from_config(path: str | Path) -> Endpoint:
     )
 
 
-def _socket_name(socket: str) -> str:
-    name = Path(socket).name
-    return name.removesuffix(".sock") or socket
+def _endpoint(found: FoundSocket) -> Endpoint:
+    return Endpoint(found.socket, found.name, origin=found.origin)
 
 
-def scan_pipes(names: Iterable[str], prefix: str = "\\\\.\\pipe\\") -> list[Endpoint]:
+def scan_pipes(names: Iterable[str], prefix: str = PIPE_PREFIX) -> list[Endpoint]:
     """Windows: cores listen on named pipes ``nodekeeper-<instance>``."""
-    return [
-        Endpoint(prefix + name, name.removeprefix("nodekeeper-"), origin=prefix)
-        for name in sorted(names)
-        if name.startswith("nodekeeper-")
-    ]
+    return [_endpoint(f) for f in core_discovery.scan_pipes(names, prefix)]
 
 
 def scan_socket_dirs(dirs: Iterable[str]) -> list[Endpoint]:
-    found: list[Endpoint] = []
-    for folder in dirs:
-        if sys.platform == "win32":
-            try:
-                found += scan_pipes(os.listdir(folder), folder)
-            except OSError:
-                pass
-            continue
-        base = Path(folder)
-        if not base.is_dir():
-            continue
-        try:
-            candidates = sorted([*base.glob("*.sock"), *base.glob("*/*.sock")])
-        except OSError:
-            continue
-        found += [Endpoint(str(p), _socket_name(str(p)), origin=folder) for p in candidates]
-    return found
+    return [_endpoint(f) for f in core_discovery.scan_socket_dirs(dirs)]
 
 
 def default_socket_dirs() -> tuple[str, ...]:
-    from nodekeeper.core.paths import socket_search_dirs
-
-    return socket_search_dirs()
+    return core_discovery.default_socket_dirs()
 
 
 def discover(
@@ -106,12 +84,12 @@ def discover(
             endpoints.append(endpoint_from_config(config))
         except ConfigError as exc:
             problems.append(str(exc))
-    endpoints += [Endpoint(s, _socket_name(s), origin="--socket") for s in sockets]
+    endpoints += [Endpoint(s, socket_name(s), origin="--socket") for s in sockets]
     dirs = default_socket_dirs() if socket_dirs is None else socket_dirs
     endpoints += scan_socket_dirs(dirs)
     unique: dict[str, Endpoint] = {}
     for endpoint in endpoints:
-        key = str(Path(endpoint.socket).resolve()) if sys.platform != "win32" else endpoint.socket
+        key = socket_key(endpoint.socket)
         if dashboard_url:
             endpoint = Endpoint(endpoint.socket, endpoint.name, dashboard_url, endpoint.origin)
         unique.setdefault(key, endpoint)

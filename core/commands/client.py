@@ -4,7 +4,9 @@ There is one command per method of the table in
 :mod:`nodekeeper.core.ipc.methods` that has a generic CLI use; its
 parameters become arguments (a boolean one is ``on|off``). Each finds the
 socket (``--socket PATH``, else ``--config FILE``'s ``paths.socket``, else
-the default socket of instance "storagenode"), asks the core through
+``--instance NAME``'s default socket, else ``$NODEKEEPER_CONFIG``'s, else
+the default socket of instance "storagenode"; `status` with none of these
+lists every core found instead), asks the core through
 :class:`nodekeeper.core.ipc.client.Client` and prints the answer. The text forms are for people; ``--json`` prints the contract
 objects of DESIGN.md §4/§6 unchanged.
 """
@@ -14,10 +16,11 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from nodekeeper.core.errors import OperationFailed
+from nodekeeper.core.errors import OperationFailed, UsageError
 from nodekeeper.core.ipc.client import Client
 from nodekeeper.core.ipc.methods import METHODS, Method, Param
 
@@ -56,17 +59,36 @@ def target_options(parser: argparse.ArgumentParser) -> None:
         "--config", metavar="FILE", help="find the core's socket in this configuration"
     )
     where.add_argument("--socket", metavar="PATH", help="the core's control socket")
+    where.add_argument(
+        "--instance", metavar="NAME", help="the core of this instance (its default socket)"
+    )
+
+
+def targeted(args: argparse.Namespace) -> bool:
+    """Whether the command line or NODEKEEPER_CONFIG names one core."""
+    from nodekeeper.core.commands.cores import CONFIG_ENV
+
+    named = args.socket or args.config or getattr(args, "instance", None)
+    return bool(named or os.environ.get(CONFIG_ENV))
 
 
 def socket_path(args: argparse.Namespace) -> str:
+    """--socket, else --config's paths.socket, else --instance's default socket,
+    else NODEKEEPER_CONFIG's paths.socket, else the default socket."""
+    from nodekeeper.core.commands.cores import CONFIG_ENV
+    from nodekeeper.core.paths import default_socket, valid_instance_name
+
     if args.socket:
         return str(args.socket)
-    if args.config:
+    config = args.config or (None if args.instance else os.environ.get(CONFIG_ENV))
+    if config:
         from nodekeeper.core.config import load_config
 
-        return load_config(args.config).paths.socket
-    from nodekeeper.core.paths import default_socket
-
+        return load_config(config).paths.socket
+    if args.instance:
+        if not valid_instance_name(args.instance):
+            raise UsageError(f"--instance: {args.instance!r} is not a plain instance name")
+        return default_socket(args.instance)
     return default_socket()
 
 
@@ -76,6 +98,10 @@ def _connect(args: argparse.Namespace) -> Client:
 
 def run_method(method: Method, args: argparse.Namespace) -> int:
     """Call ``method`` with the parameters from the command line and print the answer."""
+    if method.name == "status" and not args.json and not targeted(args):
+        from nodekeeper.core.commands.cores import list_cores
+
+        return list_cores()
     params = {p.name: _param_value(p, getattr(args, p.name)) for p in method.params}
     with _connect(args) as client:
         result = client.call(method.name, params or None)
@@ -240,6 +266,8 @@ def format_status(status: Mapping[str, Any], socket: str) -> str:
     if versions:
         lines.append("          " + ", ".join(versions))
     lines.append(f"          last error: {_text(updates.get('last_error'), 'none')}")
+    if updates.get("node_id_source") is not None:
+        lines.append(f"          rollout node id from: {_text(updates.get('node_id_source'))}")
 
     dropped = logs.get("dropped_lines")
     lines.append(
