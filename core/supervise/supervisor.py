@@ -111,6 +111,28 @@ class Supervisor:
         self._hold_reason = None
         self._ask("start")
 
+    # -- the node interface the update cycle uses (update.node.NodeControl) --
+
+    async def hold(self, reason: str) -> None:
+        """Stop the node gracefully and keep it stopped until :meth:`release`."""
+        await self.stop_node(reason)
+
+    async def release(self) -> None:
+        """Start the node again after :meth:`hold`."""
+        await self.start_node()
+
+    async def wait_until_healthy(self, timeout: float) -> bool:
+        """True once the node runs and answers healthy, False after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self._run
+            if self._state == "running" and run is not None and run.healthy:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            await asyncio.sleep(min(0.1, left))
+
     async def shutdown(self) -> None:
         self._shutting_down = True
         self._ask("shutdown")
