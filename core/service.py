@@ -32,11 +32,12 @@ from nodekeeper.core.supervise.pidfile import PidFile
 from nodekeeper.core.supervise.policy import RestartSettings
 from nodekeeper.core.supervise.supervisor import LaunchPlan, Supervisor, SupervisorSettings
 from nodekeeper.core.update.errors import UpdateError
+from nodekeeper.core.update.nodeid import resolve_node_id
 from nodekeeper.core.update.recovery import recover
 from nodekeeper.core.update.smoke import read_version
 from nodekeeper.core.update.sources.factory import open_source
 from nodekeeper.core.update.store import VersionStore
-from nodekeeper.core.update.updater import Updater, resolve_node_id
+from nodekeeper.core.update.updater import Updater
 
 _log = logging.getLogger(__name__)
 
@@ -318,7 +319,7 @@ def build_core(config: Config) -> Core:
         config,
         states=states,
         store=store,
-        supervisor=supervisor,
+        node=supervisor,
         bus=bus,
         source=source,
         node_id=resolve_node_id(config, states),

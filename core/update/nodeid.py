@@ -19,6 +19,11 @@ import secrets
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nodekeeper.core.config import Config
+    from nodekeeper.core.state import StateStore
 
 NODE_ID_SIZE = 32
 _ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -164,3 +169,18 @@ def find_storj_identity(dirs: Sequence[Path] | None = None) -> bytes | None:
         except NodeIdError:
             continue
     return None
+
+
+def resolve_node_id(config: Config, states: StateStore) -> bytes:
+    """The rollout bucket: configured, else the Storj identity's, else a persisted random one."""
+    if config.updates.node_id:
+        return node_id_bytes(config.updates.node_id)
+    found = find_storj_identity()
+    if found is not None:
+        return found
+    stored = states.load().node_id
+    if stored:
+        return bytes.fromhex(stored)
+    node_id = random_node_id()
+    states.update(node_id=node_id.hex())
+    return node_id
