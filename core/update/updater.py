@@ -17,7 +17,6 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from nodekeeper.core.config import Config
@@ -30,6 +29,7 @@ from nodekeeper.core.update.decision import Decision, decide, is_rollout_candida
 from nodekeeper.core.update.errors import UpdateError
 from nodekeeper.core.update.install import Installer, Sleep, SmokeTest
 from nodekeeper.core.update.node import NodeControl
+from nodekeeper.core.update.progress import DownloadProgress
 from nodekeeper.core.update.scheduler import CheckScheduler
 from nodekeeper.core.update.smoke import SmokeTestFailed, smoke_test
 from nodekeeper.core.update.sources.factory import ReleaseSource
@@ -39,19 +39,11 @@ from nodekeeper.core.update.watch import ProbationWatch
 
 _log = logging.getLogger(__name__)
 
-PROGRESS_STEP = 0.05  # publish update-progress every 5 %
-
 
 def iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class _Progress:
-    done: int = 0
-    total: int = 0
 
 
 class Updater:
@@ -98,7 +90,7 @@ class Updater:
         self._last_error: str | None = None
         self._channel: Channel | None = None
         self._candidate = False
-        self._progress = _Progress()
+        self._progress = DownloadProgress("", lambda data: None)
         self._notified: str | None = None
         self._wake = asyncio.Event()
         self._busy = asyncio.Lock()
@@ -268,20 +260,12 @@ class Updater:
         loop = asyncio.get_running_loop()
         version = release.version
         self._set_state("downloading")
-        self._progress = _Progress()
         self._bus.publish("update-started", {"from": self._states.load().current, "to": version})
-        last_share = [-1.0]
 
-        def progress(done: int, total: int) -> None:
-            self._progress = _Progress(done, total)
-            share = done / total if total else 0.0
-            if share - last_share[0] >= PROGRESS_STEP or done == total:
-                last_share[0] = share
-                loop.call_soon_threadsafe(
-                    self._bus.publish,
-                    "update-progress",
-                    {"version": version, "bytes": done, "total": total},
-                )
+        def publish(data: dict[str, Any]) -> None:
+            loop.call_soon_threadsafe(self._bus.publish, "update-progress", data)
+
+        progress = self._progress = DownloadProgress(version, publish)
 
         await loop.run_in_executor(None, self._installer.check_disk)
         archive = await loop.run_in_executor(
