@@ -8,6 +8,7 @@ queue is full the oldest undelivered events are dropped and counted.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -15,6 +16,7 @@ import time
 from typing import Any
 
 from nodekeeper.core.events import Event
+from nodekeeper.core.transport.base import BaseTransport, Request, Timeout, TransportError
 
 _log = logging.getLogger(__name__)
 
@@ -25,15 +27,25 @@ RETRY_DELAYS = (1.0, 5.0, 30.0)
 
 
 class WebhookNotifier:
-    def __init__(self, url: str, instance: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        instance: str,
+        *,
+        timeout: float = 10.0,
+        transport: BaseTransport | None = None,
+    ) -> None:
         self._url = url
         self._instance = instance
         self._timeout = timeout
         self._queue: queue.Queue[Event | None] = queue.Queue(QUEUE_SIZE)
         self._thread = threading.Thread(target=self._deliver_forever, name="webhook", daemon=True)
-        import requests  # only cores that notify pay for it
+        if transport is None:
+            # Only cores that notify pay for requests.
+            from nodekeeper.core.transport.requests_transport import RequestsTransport
 
-        self._session = requests.Session()
+            transport = RequestsTransport()
+        self._transport = transport
         self.dropped = 0
         self.delivered = 0
 
@@ -73,20 +85,25 @@ class WebhookNotifier:
         for attempt, delay in enumerate((0.0, *RETRY_DELAYS)):
             if delay:
                 time.sleep(delay)
+            body = json.dumps(self.payload(event)).encode()
+            request = Request(
+                "POST",
+                self._url,
+                Timeout(self._timeout, self._timeout),
+                {"Content-Type": "application/json"},
+                body,
+            )
             try:
-                response = self._session.post(
-                    self._url, json=self.payload(event), timeout=self._timeout
-                )
-                if response.status_code < 500:
-                    if response.status_code >= 400:
-                        _log.warning(
-                            "webhook refused %s: HTTP %d", event.kind, response.status_code
-                        )
+                with self._transport.handle_request(request) as response:
+                    status = response.status_code
+                if status < 500:
+                    if status >= 400:
+                        _log.warning("webhook refused %s: HTTP %d", event.kind, status)
                     else:
                         self.delivered += 1
                     return
-                problem = f"HTTP {response.status_code}"
-            except OSError as exc:  # requests' errors are OSErrors
+                problem = f"HTTP {status}"
+            except TransportError as exc:
                 problem = type(exc).__name__
             _log.info(
                 "webhook delivery of %s failed (%s), attempt %d", event.kind, problem, attempt + 1

@@ -287,7 +287,7 @@ def build_core(config: Config) -> Core:
         config,
         states=states,
         store=store,
-        supervisor=supervisor,
+        node=supervisor,
         bus=bus,
         source=source,
         node_id=rollout_id.node_id,

@@ -50,6 +50,7 @@ def download_artifact(
     wanted: Wanted, downloads: Path, session: requests.Session, allow_http: bool
 ) -> tuple[Path, Digest, bool]:
     """Upstream's bytes for ``wanted``; True when a partial file was resumed."""
+    from nodekeeper.core.transport.requests_transport import RequestsTransport
     from nodekeeper.core.update.download import download_file
     from nodekeeper.core.update.errors import UpdateError
     from nodekeeper.core.update.sources.artifact import MAX_ARTIFACT_BYTES
@@ -65,7 +66,7 @@ def download_artifact(
             expected_sha256=None,
             max_length=MAX_ARTIFACT_BYTES,
             min_free_space=0,
-            session=session,
+            transport=RequestsTransport(session),
             allow_http=allow_http,
             name=name,
         )

@@ -2,15 +2,17 @@
 
 :class:`HealthTracker` is pure: it turns a sequence of probe results into a
 verdict (healthy, failing, restart). :func:`probe` is the thin I/O part: one
-GET of ``health_url`` with a hard deadline.
+GET of ``health_url`` with a hard deadline, through the light
+:class:`StdlibTransport` (never requests: the probe runs all the time).
 """
 
 from __future__ import annotations
 
-import http.client
-import urllib.parse
 from dataclasses import dataclass
 from typing import Literal
+
+from nodekeeper.core.transport.base import BaseTransport, Request, Timeout, TransportError
+from nodekeeper.core.transport.stdlib import StdlibTransport
 
 Verdict = Literal["healthy", "failing", "restart"]
 
@@ -42,31 +44,20 @@ class HealthTracker:
         return "failing"
 
 
-def probe(url: str, timeout: float) -> ProbeResult:
+def probe(url: str, timeout: float, transport: BaseTransport | None = None) -> ProbeResult:
     """GET ``url``; healthy when it answers 2xx within ``timeout`` seconds.
 
     Blocking: run it in a worker thread. The socket timeout bounds every
     read, and the caller bounds the whole probe with the same timeout.
     """
-    parts = urllib.parse.urlsplit(url)
-    conn_type = (
-        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    request = Request(
+        "GET", url, Timeout(timeout, timeout), headers={"User-Agent": "nodekeeper-health"}
     )
-    host = parts.hostname or "127.0.0.1"
-    conn = conn_type(host, parts.port, timeout=timeout)
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
     try:
-        conn.request("GET", path, headers={"User-Agent": "nodekeeper-health"})
-        response = conn.getresponse()
-        response.read(65536)
-        if 200 <= response.status < 300:
-            return ProbeResult(True)
-        return ProbeResult(False, f"HTTP {response.status}")
-    except (TimeoutError, OSError, http.client.HTTPException) as exc:
-        return ProbeResult(
-            False, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        )
-    finally:
-        conn.close()
+        with (transport or StdlibTransport()).handle_request(request) as response:
+            response.read(65536)
+            if 200 <= response.status_code < 300:
+                return ProbeResult(True)
+            return ProbeResult(False, f"HTTP {response.status_code}")
+    except TransportError as exc:
+        return ProbeResult(False, str(exc))

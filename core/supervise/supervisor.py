@@ -126,13 +126,6 @@ class Supervisor:
         self._wake.set()
         await self._until(self._over)
 
-    # The update cycle's names for hold("update") and release().
-    async def stop_node(self, reason: str = "update") -> None:
-        await self.hold(reason)
-
-    async def start_node(self) -> None:
-        await self.release()
-
     # -- what the status object shows -----------------------------------------
 
     def status(self) -> dict[str, Any]:

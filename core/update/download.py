@@ -23,15 +23,30 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import requests
-import urllib3
-
+from nodekeeper.core.transport.base import (
+    BaseTransport,
+    ConnectError,
+    ConnectTimeout,
+    ProtocolError,
+    ReadTimeout,
+    Request,
+    Response,
+    Timeout,
+    TransportError,
+)
+from nodekeeper.core.update.download_policy import (
+    DEFAULT_LIMITS,
+    DownloadLimits,
+    RateGuard,
+    required_space,
+)
 from nodekeeper.core.update.errors import DownloadError, NotEnoughSpace, VerificationError
+from nodekeeper.core.update.verify import StreamVerifier
 
 Progress = Callable[[int, int], None]
 CHUNK = 1 << 20
@@ -49,85 +64,31 @@ class ArtifactInfo:
     sha256: str
 
 
-@dataclass(frozen=True)
-class DownloadLimits:
-    connect_timeout: float = 15.0
-    read_timeout: float = 30.0  # longest silence tolerated mid-transfer
-    min_rate: int = 4096  # bytes/s, averaged over rate_window …
-    rate_window: float = 60.0  # … below it the transfer is abandoned (and resumed later)
-
-
-class RateGuard:
-    """Decides when a transfer is too slow to keep going. Pure: time is an argument."""
-
-    def __init__(self, min_rate: int, window: float, start: float) -> None:
-        self.min_rate = min_rate
-        self.window = window
-        self._window_start = start
-        self._window_bytes = 0
-
-    def too_slow(self, now: float, received: int) -> bool:
-        """Account ``received`` new bytes at ``now``; True once a whole window fell short."""
-        self._window_bytes += received
-        if now - self._window_start < self.window:
-            return False
-        if self._window_bytes < self.min_rate * (now - self._window_start):
-            return True
-        self._window_start, self._window_bytes = now, 0
-        return False
-
-
-# Network trouble as raised by requests or, when reading the body, by urllib3.
-TransferErrors = (requests.RequestException, urllib3.exceptions.HTTPError)
-
-
-def iter_body(response: requests.Response, size: int) -> Iterator[bytes]:
-    """The body as it arrives: up to ``size`` bytes per chunk, never waiting to fill one.
-
-    (``iter_content`` waits for full chunks, so a trickling server would go
-    unnoticed until the whole file had dribbled in.)
-    """
-    raw = response.raw
-    while True:
-        chunk = raw.read1(size, decode_content=True)
-        if not chunk:
-            return
-        yield chunk
-
-
 class BackgroundHasher:
-    """SHA-256 computed in a second thread, so hashing overlaps network and disk.
+    """Feeds a :class:`StreamVerifier` in a second thread, so hashing overlaps network and disk.
 
     hashlib releases the GIL for large buffers; the bounded queue caps the
     memory held for the hasher at ``depth`` chunks.
     """
 
-    def __init__(self, hasher: hashlib._Hash, depth: int = 8) -> None:
-        self._hasher = hasher
+    def __init__(self, verifier: StreamVerifier, depth: int = 8) -> None:
+        self._verifier = verifier
         self._queue: queue.Queue[bytes | None] = queue.Queue(depth)
         self._thread = threading.Thread(target=self._run, name="download-hash", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while (chunk := self._queue.get()) is not None:
-            self._hasher.update(chunk)
+            self._verifier.update(chunk)
 
     def update(self, chunk: bytes) -> None:
         self._queue.put(chunk)
 
-    def hexdigest(self) -> str:
-        self.close()
-        return self._hasher.hexdigest()
-
     def close(self) -> None:
+        """Wait until every chunk given so far has been fed."""
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
-
-
-def required_space(length: int, min_free_space: int, already_have: int = 0) -> int:
-    """Free bytes needed before downloading an artifact of ``length`` bytes."""
-    return max(0, length * 3 + min_free_space - already_have)
 
 
 def check_free_space(
@@ -151,43 +112,18 @@ def download_file(
     max_length: int,
     min_free_space: int,
     progress: Progress | None = None,
-    session: requests.Session | None = None,
-    limits: DownloadLimits = DownloadLimits(),
+    transport: BaseTransport | None = None,
+    limits: DownloadLimits = DEFAULT_LIMITS,
     allow_http: bool = False,
     name: str | None = None,
+    signature: bytes | None = None,
+    public_key: bytes | None = None,
 ) -> Path:
-    """Download ``url`` into ``dest_dir`` (resuming a partial file) and return the verified file."""
-    try:
-        return _download(
-            url,
-            dest_dir,
-            expected_length,
-            expected_sha256.lower() if expected_sha256 else None,
-            max_length,
-            min_free_space,
-            progress,
-            session,
-            limits,
-            allow_http,
-            name,
-        )
-    except OSError as exc:  # the folder itself: read-only, missing permissions, …
-        raise DownloadError(f"cannot use {dest_dir}: {exc.strerror or exc}") from None
+    """Download ``url`` into ``dest_dir`` (resuming a partial file) and return the verified file.
 
-
-def _download(
-    url: str,
-    dest_dir: Path,
-    expected_length: int | None,
-    expected_sha256: str | None,
-    max_length: int,
-    min_free_space: int,
-    progress: Progress | None,
-    session: requests.Session | None,
-    limits: DownloadLimits,
-    allow_http: bool,
-    name: str | None,
-) -> Path:
+    With ``public_key``, the file must also carry ``signature`` (detached
+    ed25519 over the whole file); it is checked in the same pass as the hash.
+    """
     scheme = urlsplit(url).scheme
     if scheme != "https" and not (scheme == "http" and allow_http):
         raise DownloadError(f"refusing to download {url}: only https:// is allowed")
@@ -195,74 +131,110 @@ def _download(
         raise VerificationError(
             f"{url}: announced size {expected_length} bytes exceeds the limit of {max_length}"
         )
+
+    def promised() -> StreamVerifier:
+        return StreamVerifier(
+            length=expected_length,
+            sha256=expected_sha256,
+            signature=signature,
+            public_key=public_key,
+        )
+
+    own_transport = transport is None
+    if transport is None:
+        from nodekeeper.core.transport.requests_transport import RequestsTransport
+
+        transport = RequestsTransport()
+    job = _Job(url, urlsplit(url).netloc, expected_length, max_length, min_free_space, limits)
+    try:
+        return _download(job, dest_dir, name, promised, transport, progress)
+    except OSError as exc:  # the folder itself: read-only, missing permissions, …
+        raise DownloadError(f"cannot use {dest_dir}: {exc.strerror or exc}") from None
+    finally:
+        if own_transport:
+            transport.close()
+
+
+@dataclass(frozen=True)
+class _Job:
+    url: str
+    host: str
+    expected_length: int | None
+    max_length: int
+    min_free_space: int
+    limits: DownloadLimits
+
+
+def _download(
+    job: _Job,
+    dest_dir: Path,
+    name: str | None,
+    promised: Callable[[], StreamVerifier],
+    transport: BaseTransport,
+    progress: Progress | None,
+) -> Path:
     dest_dir.mkdir(parents=True, exist_ok=True)
-    final = dest_dir / (name or _file_name(url, expected_sha256))
+    final = dest_dir / (name or _file_name(job.url, promised().sha256))
     part = final.with_name(final.name + ".part")
-    if expected_sha256 and final.is_file():
-        if _sha256_of(final) == expected_sha256 and (
-            expected_length is None or final.stat().st_size == expected_length
-        ):
+    if promised().sha256 and final.is_file():
+        again = promised()
+        again.update_from_file(final)  # a finished download is reused only if still intact
+        if again.mismatch() is None:
             return final
         final.unlink()
-    own_session = session is None
-    http = session or requests.Session()
-    try:
-        for _attempt in range(2):
-            result = _transfer(
-                http, url, part, expected_length, max_length, min_free_space, progress, limits
-            )
-            if result is not None:
-                break
-        else:
-            raise DownloadError(f"{url}: the server keeps refusing the resumed range")
-    finally:
-        if own_session:
-            http.close()
-    size, digest = result
-    if expected_length is not None and size != expected_length:
+    for _attempt in range(2):
+        verifier = _transfer(job, transport, part, promised, progress)
+        if verifier is not None:
+            break
+    else:
+        raise DownloadError(f"{job.url}: the server keeps refusing the resumed range")
+    problem = verifier.mismatch()
+    if problem == "length":
         raise DownloadError(
-            f"{url}: transfer ended after {size} of {expected_length} bytes; will resume"
+            f"{job.url}: transfer ended after {verifier.size} of {job.expected_length} bytes; "
+            "will resume"
         )
-    if expected_sha256 is not None and digest != expected_sha256:
+    if problem is not None:
         part.unlink(missing_ok=True)
+    if problem == "sha256":
+        digest, expected = verifier.hexdigest(), verifier.sha256 or ""
         raise VerificationError(
-            f"{url}: SHA-256 does not match the signed value (got {digest[:16]}…, "
-            f"expected {expected_sha256[:16]}…); download discarded"
+            f"{job.url}: SHA-256 does not match the signed value (got {digest[:16]}…, "
+            f"expected {expected[:16]}…); download discarded"
+        )
+    if problem == "signature":
+        raise VerificationError(
+            f"{final.name} is not signed by the configured public_key; download discarded"
         )
     os.replace(part, final)
     return final
 
 
 def _transfer(
-    http: requests.Session,
-    url: str,
+    job: _Job,
+    transport: BaseTransport,
     part: Path,
-    expected_length: int | None,
-    max_length: int,
-    min_free_space: int,
+    promised: Callable[[], StreamVerifier],
     progress: Progress | None,
-    limits: DownloadLimits,
-) -> tuple[int, str] | None:
-    """One request; returns (size, sha256) of the finished .part, or None to retry from 0."""
+) -> StreamVerifier | None:
+    """One request; the verifier fed the whole .part, or None to retry from 0."""
+    url, expected_length = job.url, job.expected_length
     offset = part.stat().st_size if part.exists() else 0
     if expected_length is not None and offset > expected_length:
         part.unlink()
         offset = 0
     if expected_length is not None:
-        check_free_space(part.parent, expected_length, min_free_space, offset)
+        check_free_space(part.parent, expected_length, job.min_free_space, offset)
         if offset == expected_length:
-            return offset, _sha256_of(part)
+            verifier = promised()
+            verifier.update_from_file(part)
+            return verifier
     headers = {"Range": f"bytes={offset}-"} if offset else {}
-    host = urlsplit(url).netloc
+    timeout = Timeout(job.limits.connect_timeout, job.limits.read_timeout)
     try:
-        response = http.get(
-            url,
-            headers=headers,
-            stream=True,
-            timeout=(limits.connect_timeout, limits.read_timeout),
-        )
-    except requests.RequestException as exc:
-        raise DownloadError(f"cannot download {url}: {_describe(exc, host)}") from None
+        response = transport.handle_request(Request("GET", url, timeout, headers))
+    except TransportError as exc:
+        raise DownloadError(f"cannot download {url}: {_describe(exc, job.host)}") from None
     with response:
         if response.status_code == 416 and offset:
             part.unlink(missing_ok=True)
@@ -279,58 +251,58 @@ def _transfer(
         announced = response.headers.get("Content-Length")
         if announced is not None and announced.isdigit():
             total = offset + int(announced)
-            if total > max_length or (expected_length is not None and total > expected_length):
+            if total > job.max_length or (expected_length is not None and total > expected_length):
                 part.unlink(missing_ok=True)
                 raise VerificationError(
-                    f"{url}: server offers {total} bytes, more than the {expected_length or max_length} expected"
+                    f"{url}: server offers {total} bytes, more than the "
+                    f"{expected_length or job.max_length} expected"
                 )
             if expected_length is None:
-                check_free_space(part.parent, total, min_free_space, offset)
-        return _stream(
-            response, url, part, offset, expected_length, max_length, progress, limits, host
-        )
+                check_free_space(part.parent, total, job.min_free_space, offset)
+        verifier = promised()
+        if offset:
+            verifier.update_from_file(part)  # once; the rest is hashed as it arrives
+        _stream(job, response, part, offset, verifier, progress)
+        return verifier
 
 
 def _stream(
-    response: requests.Response,
-    url: str,
+    job: _Job,
+    response: Response,
     part: Path,
     offset: int,
-    expected_length: int | None,
-    max_length: int,
+    verifier: StreamVerifier,
     progress: Progress | None,
-    limits: DownloadLimits,
-    host: str,
-) -> tuple[int, str]:
-    sha = hashlib.sha256()
-    if offset:
-        _hash_into(sha, part)
-    hasher = BackgroundHasher(sha)
-    limit = min(max_length, expected_length) if expected_length is not None else max_length
-    total_hint = expected_length or 0
+) -> None:
+    url, limits = job.url, job.limits
+    expected_length = job.expected_length
+    limit = min(job.max_length, expected_length) if expected_length is not None else job.max_length
     received = offset
+    hasher = BackgroundHasher(verifier)
     guard = RateGuard(limits.min_rate, limits.rate_window, time.monotonic())
     try:
         with open(part, "ab" if offset else "wb") as out:
             try:
-                for chunk in iter_body(response, CHUNK):
+                for chunk in response.iter_bytes(CHUNK):
                     received += len(chunk)
                     if received > limit:
                         raise VerificationError(
-                            f"{url}: server sent more than the {limit} bytes expected; download discarded"
+                            f"{url}: server sent more than the {limit} bytes expected; "
+                            "download discarded"
                         )
                     out.write(chunk)
                     hasher.update(chunk)
                     if progress is not None:
-                        progress(received, total_hint)
+                        progress(received, expected_length or 0)
                     if guard.too_slow(time.monotonic(), len(chunk)):
                         raise DownloadError(
-                            f"download from {host} too slow (under {limits.min_rate} bytes/s for "
-                            f"{limits.rate_window:g} s); {received} bytes kept, will resume"
+                            f"download from {job.host} too slow (under {limits.min_rate} bytes/s "
+                            f"for {limits.rate_window:g} s); {received} bytes kept, will resume"
                         )
-            except TransferErrors as exc:
+            except TransportError as exc:
                 raise DownloadError(
-                    f"download of {url} interrupted after {received} bytes ({_describe(exc, host)}); will resume"
+                    f"download of {url} interrupted after {received} bytes "
+                    f"({_describe(exc, job.host)}); will resume"
                 ) from None
             # No fsync: a file torn by a power cut fails the hash check that
             # precedes every reuse, and unpacking fsyncs what gets installed.
@@ -346,15 +318,14 @@ def _stream(
         raise DownloadError(f"cannot write {part}: {exc.strerror}") from None
     finally:
         hasher.close()
-    return received, hasher.hexdigest()
 
 
-def _describe(exc: Exception, host: str) -> str:
-    if isinstance(exc, requests.ConnectTimeout | urllib3.exceptions.ConnectTimeoutError):
+def _describe(exc: TransportError, host: str) -> str:
+    if isinstance(exc, ConnectTimeout):
         return f"timed out connecting to {host}"
-    if isinstance(exc, requests.ReadTimeout | urllib3.exceptions.ReadTimeoutError):
+    if isinstance(exc, ReadTimeout):
         return f"{host} stopped sending data"
-    if isinstance(exc, requests.ConnectionError | urllib3.exceptions.ProtocolError):
+    if isinstance(exc, ConnectError | ProtocolError):
         return f"connection to {host} failed or was cut"
     return f"{type(exc).__name__} talking to {host}"
 
@@ -363,18 +334,6 @@ def _file_name(url: str, sha256: str | None) -> str:
     base = _SAFE_NAME.sub("_", os.path.basename(urlsplit(url).path)) or "artifact"
     prefix = sha256.lower() if sha256 else hashlib.sha256(url.encode()).hexdigest()[:16]
     return f"{prefix}-{base}"
-
-
-def _hash_into(hasher: hashlib._Hash, path: Path) -> None:
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            hasher.update(chunk)
-
-
-def _sha256_of(path: Path) -> str:
-    hasher = hashlib.sha256()
-    _hash_into(hasher, path)
-    return hasher.hexdigest()
 
 
 def _mib(n: int) -> str:

@@ -2,8 +2,10 @@
 
 The storj and github sources produce an :class:`Artifact` per release:
 where to download it and what the downloaded file must match. The
-downloader fetches ``url`` and calls :meth:`Artifact.verify` on the
-complete file before anything is unpacked. Storj's version server
+downloader checks all of it while the file streams in (one
+:class:`StreamVerifier`: length, SHA-256, signature), before anything is
+unpacked; :meth:`Artifact.verify` runs the same check over a file on disk.
+Storj's version server
 publishes no hashes or signatures (the smoke test that runs ``{binary}
 version`` is the only check there); GitHub releases carry a SHA-256 and,
 when the operator configured ``public_key``, an ed25519 signature.
@@ -11,17 +13,16 @@ when the operator configured ``public_key``, an ed25519 signature.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nodekeeper.core.update.errors import VerificationError
+from nodekeeper.core.update.verify import StreamVerifier
 
-if TYPE_CHECKING:  # requests loads lazily: the core stays small until it checks
-    import requests
-
+if TYPE_CHECKING:
+    from nodekeeper.core.transport.base import BaseTransport
     from nodekeeper.core.update.sources.http import HttpClient
 
 # Bound for artifacts whose size nobody published (Storj's version server).
@@ -47,58 +48,47 @@ class Artifact:
     signature: bytes | None = None
     public_key: bytes | None = None
 
+    def verifier(self) -> StreamVerifier:
+        """What the file must match: size, SHA-256 and, with a public key, the signature."""
+        return StreamVerifier(
+            length=self.size,
+            sha256=self.sha256,
+            signature=self.signature,
+            public_key=self.public_key,
+        )
+
     def verify(self, path: Path) -> None:
         """Raise VerificationError unless the file at ``path`` is this artifact."""
-        digest = hashlib.sha256()
-        size = 0
+        verifier = self.verifier()
         try:
-            with path.open("rb") as handle:
-                while chunk := handle.read(1024 * 1024):
-                    digest.update(chunk)
-                    size += len(chunk)
+            verifier.update_from_file(path)
         except OSError as exc:
             raise VerificationError(f"cannot read downloaded {path.name}: {exc.strerror}") from None
-        if self.size is not None and size != self.size:
+        problem = verifier.mismatch()
+        what = f"{path.name} for {self.version}"
+        if problem == "length":
             raise VerificationError(
-                f"{path.name} for {self.version} has {size} bytes, expected {self.size}; discarded"
+                f"{what} has {verifier.size} bytes, expected {self.size}; discarded"
             )
-        if self.sha256 is not None and digest.hexdigest() != self.sha256:
-            raise VerificationError(
-                f"{path.name} for {self.version} does not match its published SHA-256; discarded"
-            )
-        if self.public_key is not None:
-            self._verify_signature(path)
-
-    def _verify_signature(self, path: Path) -> None:
-        from nacl.exceptions import BadSignatureError
-        from nacl.signing import VerifyKey
-
-        if self.signature is None:
-            raise VerificationError(f"{path.name} for {self.version} has no signature")
-        assert self.public_key is not None
-        try:
-            VerifyKey(self.public_key).verify(path.read_bytes(), self.signature)
-        except BadSignatureError:
-            raise VerificationError(
-                f"{path.name} for {self.version} is not signed by the configured public_key; discarded"
-            ) from None
-        except OSError as exc:
-            raise VerificationError(f"cannot read downloaded {path.name}: {exc.strerror}") from None
+        if problem == "sha256":
+            raise VerificationError(f"{what} does not match its published SHA-256; discarded")
+        if problem == "signature":
+            raise VerificationError(f"{what} is not signed by the configured public_key; discarded")
 
 
 def download_artifact(
     artifact: Artifact,
     downloads_dir: Path,
     *,
-    session: requests.Session | None,
+    transport: BaseTransport,
     allow_http: bool,
     min_free_space: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
-    """Download (resumable) and verify; a file that fails verification is deleted."""
+    """Download (resumable), verifying while it streams; a file that fails is deleted."""
     from nodekeeper.core.update.download import download_file
 
-    path = download_file(
+    return download_file(
         artifact.url,
         downloads_dir,
         expected_length=artifact.size,
@@ -106,15 +96,11 @@ def download_artifact(
         max_length=artifact.size or MAX_ARTIFACT_BYTES,
         min_free_space=min_free_space,
         progress=progress,
-        session=session,
+        transport=transport,
         allow_http=allow_http,
+        signature=artifact.signature,
+        public_key=artifact.public_key,
     )
-    try:
-        artifact.verify(path)
-    except VerificationError:
-        path.unlink(missing_ok=True)
-        raise
-    return path
 
 
 class DownloadsArtifacts:
@@ -138,7 +124,7 @@ class DownloadsArtifacts:
         return download_artifact(
             artifact,
             downloads_dir,
-            session=self._http.session,
+            transport=self._http.transport,
             allow_http=self.allow_http,
             min_free_space=min_free_space,
             progress=progress,

@@ -25,15 +25,18 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from nodekeeper.core.update.channel import Channel, Release, Rollout
 from nodekeeper.core.update.errors import UpdateError
 from nodekeeper.core.update.sources.artifact import Artifact, DownloadsArtifacts, platform_names
 from nodekeeper.core.update.sources.http import HttpClient, check_url
 from nodekeeper.core.update.version import Version
+
+if TYPE_CHECKING:  # requests loads with the first check, through the transport
+    import requests
+
+    from nodekeeper.core.transport.base import BaseTransport
 
 _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
@@ -144,6 +147,7 @@ class GithubSource(DownloadsArtifacts):
         timeout: float = 30.0,
         os_name: str | None = None,
         arch: str | None = None,
+        transport: BaseTransport | None = None,
     ) -> None:
         self.url = check_url(url, allow_http, "updates.url").rstrip("/")
         if not _REPOSITORY.fullmatch(repository):
@@ -152,7 +156,7 @@ class GithubSource(DownloadsArtifacts):
         self.public_key = parse_public_key(public_key)
         self.allow_http = allow_http
         self.process = process
-        self._http = HttpClient(allow_http, session, timeout)
+        self._http = HttpClient(allow_http, session, timeout, transport=transport)
         self._os, self._arch = platform_names(os_name, arch)
         self._etag: str | None = None
         self._cached: Channel | None = None

@@ -6,7 +6,8 @@ loopback, including after redirects), bodies are read up to a size bound,
 errors become one-line :class:`UpdateError` messages carrying the
 server's ``Retry-After``, and JSON is decoded here so sources only
 validate its shape. This is the only module of the sources that talks to
-the network.
+the network, and it does so through a transport (:mod:`nodekeeper.core.transport`)
+that unit tests replace with an in-memory one.
 """
 
 from __future__ import annotations
@@ -15,14 +16,23 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import requests
-
 from nodekeeper.core import __version__
+from nodekeeper.core.transport.base import (
+    BaseTransport,
+    Request,
+    Response,
+    Timeout,
+    TLSError,
+    TransportError,
+)
 from nodekeeper.core.update.errors import UpdateError
 from nodekeeper.core.update.scheduler import RETRY_AFTER_CAP, parse_retry_after
+
+if TYPE_CHECKING:
+    import requests
 
 DEFAULT_TIMEOUT = 30.0
 MAX_JSON_BYTES = 4 * 1024 * 1024
@@ -52,14 +62,22 @@ class Fetched:
 
 
 class HttpClient:
+    """GETs for a release source through ``transport`` (requests' unless a test gives one)."""
+
     def __init__(
         self,
         allow_http: bool,
         session: requests.Session | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        *,
+        transport: BaseTransport | None = None,
     ) -> None:
         self.allow_http = allow_http
-        self.session = session if session is not None else requests.Session()
+        if transport is None:
+            from nodekeeper.core.transport.requests_transport import RequestsTransport
+
+            transport = RequestsTransport(session)
+        self.transport = transport
         self.timeout = timeout
 
     def get(
@@ -78,23 +96,16 @@ class HttpClient:
             headers["If-None-Match"] = etag
         if accept:
             headers["Accept"] = accept
+        request = Request("GET", url, Timeout(self.timeout, self.timeout), headers)
         try:
-            # verify= explicitly: requests otherwise lets REQUESTS_CA_BUNDLE
-            # override a session's own trust settings.
-            response = self.session.get(
-                url,
-                headers=headers,
-                timeout=self.timeout,
-                stream=True,
-                verify=self.session.verify,
-            )
-        except requests.exceptions.SSLError as exc:
-            raise UpdateError(f"{what}: TLS check failed for {url} ({_short(exc)})") from None
-        except requests.RequestException as exc:
-            raise UpdateError(f"cannot reach {what} {url} ({_short(exc)})") from None
+            response = self.transport.handle_request(request)
+        except TLSError as exc:
+            raise UpdateError(f"{what}: TLS check failed for {url} ({exc})") from None
+        except TransportError as exc:
+            raise UpdateError(f"cannot reach {what} {url} ({exc})") from None
         with response:
-            for hop in [*response.history, response]:
-                check_url(hop.url, self.allow_http, f"{what} (after redirect)")
+            for hop in [*response.history, response.url]:
+                check_url(hop, self.allow_http, f"{what} (after redirect)")
             if response.status_code == 304 and etag:
                 return None
             if response.status_code != 200:
@@ -129,23 +140,14 @@ def _retry_after(headers: Mapping[str, str], now: float) -> float | None:
     return retry_after
 
 
-def _read_bounded(response: requests.Response, max_bytes: int, what: str, url: str) -> bytes:
+def _read_bounded(response: Response, max_bytes: int, what: str, url: str) -> bytes:
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise UpdateError(f"{what} {url} sent {declared} bytes, more than the {max_bytes} allowed")
-    chunks: list[bytes] = []
-    size = 0
     try:
-        for chunk in response.iter_content(64 * 1024):
-            size += len(chunk)
-            if size > max_bytes:
-                raise UpdateError(f"{what} {url} sent more than the {max_bytes} bytes allowed")
-            chunks.append(chunk)
-    except requests.RequestException as exc:
-        raise UpdateError(f"{what} {url}: transfer failed ({_short(exc)})") from None
-    return b"".join(chunks)
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
+        body = response.read(max_bytes)
+    except TransportError as exc:
+        raise UpdateError(f"{what} {url}: transfer failed ({exc})") from None
+    if len(body) > max_bytes:
+        raise UpdateError(f"{what} {url} sent more than the {max_bytes} bytes allowed")
+    return body

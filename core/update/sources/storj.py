@@ -16,15 +16,18 @@ few hundred bytes each; ``Retry-After`` reaches the scheduler through
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from nodekeeper.core.update.channel import Channel, Release, Rollout
 from nodekeeper.core.update.errors import UpdateError
 from nodekeeper.core.update.sources.artifact import Artifact, DownloadsArtifacts, platform_names
 from nodekeeper.core.update.sources.http import HttpClient, check_url
 from nodekeeper.core.update.version import Version
+
+if TYPE_CHECKING:  # requests loads with the first check, through the transport
+    import requests
+
+    from nodekeeper.core.transport.base import BaseTransport
 
 _HEX = frozenset("0123456789abcdefABCDEF")
 
@@ -47,11 +50,12 @@ class StorjSource(DownloadsArtifacts):
         timeout: float = 30.0,
         os_name: str | None = None,
         arch: str | None = None,
+        transport: BaseTransport | None = None,
     ) -> None:
         self.url = check_url(url, allow_http, "updates.url")
         self.process = process
         self.allow_http = allow_http
-        self._http = HttpClient(allow_http, session, timeout)
+        self._http = HttpClient(allow_http, session, timeout, transport=transport)
         self._os, self._arch = platform_names(os_name, arch)
         self._etag: str | None = None
         self._cached: Channel | None = None

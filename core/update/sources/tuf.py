@@ -22,22 +22,23 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-import urllib3
 from tuf.api import exceptions as tuf_errors
 from tuf.ngclient.config import UpdaterConfig
 from tuf.ngclient.fetcher import FetcherInterface
 from tuf.ngclient.updater import Updater
 
-from nodekeeper.core.update.channel import Channel, Release, Rollout
-from nodekeeper.core.update.download import (
-    ArtifactInfo,
-    DownloadLimits,
-    RateGuard,
-    TransferErrors,
-    download_file,
-    iter_body,
+from nodekeeper.core.transport.base import (
+    BaseTransport,
+    ConnectTimeout,
+    ReadTimeout,
+    Request,
+    Response,
+    Timeout,
+    TransportError,
 )
+from nodekeeper.core.update.channel import Channel, Release, Rollout
+from nodekeeper.core.update.download import ArtifactInfo, download_file
+from nodekeeper.core.update.download_policy import DownloadLimits, RateGuard
 from nodekeeper.core.update.errors import UpdateError
 from nodekeeper.core.update.version import Version
 
@@ -49,19 +50,20 @@ _HEX32 = re.compile(r"[0-9a-f]{64}")
 
 
 class _Fetcher(FetcherInterface):
-    """HTTP for metadata: requests with connect/read timeouts and a minimum rate."""
+    """HTTP for metadata through the transport, with connect/read timeouts and a minimum rate."""
 
-    def __init__(self, session: requests.Session, limits: DownloadLimits) -> None:
-        self._session = session
+    def __init__(self, transport: BaseTransport, limits: DownloadLimits) -> None:
+        self._transport = transport
         self._limits = limits
 
     def _fetch(self, url: str) -> Iterator[bytes]:
+        timeout = Timeout(self._limits.connect_timeout, self._limits.read_timeout)
         try:
-            response = self._session.get(
-                url, stream=True, timeout=(self._limits.connect_timeout, self._limits.read_timeout)
-            )
-        except requests.Timeout as exc:
+            response = self._transport.handle_request(Request("GET", url, timeout))
+        except (ConnectTimeout, ReadTimeout) as exc:
             raise tuf_errors.SlowRetrievalError(f"timed out fetching {url}") from exc
+        except TransportError as exc:
+            raise tuf_errors.DownloadError(f"cannot fetch {url}: {exc}") from exc
         if response.status_code >= 400:
             response.close()
             raise tuf_errors.DownloadHTTPError(
@@ -69,16 +71,16 @@ class _Fetcher(FetcherInterface):
             )
         return self._chunks(response, url)
 
-    def _chunks(self, response: requests.Response, url: str) -> Iterator[bytes]:
+    def _chunks(self, response: Response, url: str) -> Iterator[bytes]:
         guard = RateGuard(self._limits.min_rate, self._limits.rate_window, time.monotonic())
         try:
-            for chunk in iter_body(response, 64 * 1024):
+            for chunk in response.iter_bytes(64 * 1024):
                 yield chunk
                 if guard.too_slow(time.monotonic(), len(chunk)):
                     raise tuf_errors.SlowRetrievalError(f"{url} is arriving too slowly")
-        except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
+        except (ConnectTimeout, ReadTimeout) as exc:
             raise tuf_errors.SlowRetrievalError(f"{url} stopped arriving") from exc
-        except TransferErrors as exc:
+        except TransportError as exc:
             raise tuf_errors.DownloadError(f"{url}: connection cut") from exc
         finally:
             response.close()
@@ -95,7 +97,7 @@ class TufSource:
         allow_http: bool,
         fetcher_timeout: float = 30.0,
         limits: DownloadLimits | None = None,
-        session: requests.Session | None = None,
+        transport: BaseTransport | None = None,
     ) -> None:
         scheme = urlsplit(url).scheme
         if scheme != "https" and not (scheme == "http" and allow_http):
@@ -108,7 +110,11 @@ class TufSource:
         self.process = process
         self.allow_http = allow_http
         self.limits = limits or DownloadLimits(read_timeout=fetcher_timeout)
-        self._session = session or requests.Session()
+        if transport is None:
+            from nodekeeper.core.transport.requests_transport import RequestsTransport
+
+            transport = RequestsTransport()
+        self._transport = transport
         self._updater: Updater | None = None
 
     # ---- the interface the updater uses --------------------------------------
@@ -166,14 +172,14 @@ class TufSource:
             max_length=info.length,
             min_free_space=min_free_space,
             progress=progress,
-            session=self._session,
+            transport=self._transport,
             limits=self.limits,
             allow_http=self.allow_http,
             name=f"{info.sha256}-{info.path.replace('/', '_')}",
         )
 
     def close(self) -> None:
-        self._session.close()
+        self._transport.close()
 
     # ---- internals -------------------------------------------------------------
 
@@ -196,7 +202,7 @@ class TufSource:
                 self.metadata_url,
                 str(self.metadata_dir / "targets"),
                 self.targets_url,
-                _Fetcher(self._session, self.limits),
+                _Fetcher(self._transport, self.limits),
                 UpdaterConfig(app_user_agent="nodekeeper"),
                 bootstrap=bootstrap,
             )

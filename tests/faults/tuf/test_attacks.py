@@ -18,7 +18,7 @@ from tuf.api.metadata import Metadata
 
 from nodekeeper.core.release.keys import ReleaseKey
 from nodekeeper.core.release.keystore import FileKeyStore
-from nodekeeper.core.update.download import DownloadLimits
+from nodekeeper.core.update.download_policy import DownloadLimits
 from nodekeeper.core.update.errors import UpdateError
 from tests.fixtures.fault_server import FaultServer, Rule
 from tests.fixtures.fault_server import fault_server as fault_server

@@ -42,7 +42,7 @@ from pathlib import Path
 import pytest
 
 from nodekeeper.core.demo.package import build_release_binary
-from nodekeeper.core.update.updater import INSTALL_RETRY_DELAYS
+from nodekeeper.core.update.install import INSTALL_RETRY_DELAYS
 from tests.faults.update.support import (
     MIN_FREE,
     EventRecorder,

@@ -130,7 +130,7 @@ def make_rig(tmp_path: Path, url: str) -> Rig:
         config,
         states=states,
         store=VersionStore(data_dir, "storagenode"),
-        supervisor=supervisor,  # type: ignore[arg-type]
+        node=supervisor,  # type: ignore[arg-type]
         bus=bus,
         source=source,
         node_id=random_node_id(),

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from nodekeeper.core.update.download import DownloadLimits, download_file
+from nodekeeper.core.update.download import download_file
+from nodekeeper.core.update.download_policy import DownloadLimits
 from nodekeeper.core.update.errors import DownloadError, NotEnoughSpace, VerificationError
 from tests.fixtures.fault_server import FaultServer, Rule
 from tests.fixtures.fault_server import fault_server as fault_server

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nodekeeper.core.update.download import RateGuard, required_space
+from nodekeeper.core.update.download_policy import RateGuard, required_space
 
 
 def test_fast_transfer_is_never_too_slow() -> None:
