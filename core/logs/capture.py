@@ -187,5 +187,5 @@ def _enlarge_pipe(fd: int) -> None:
 def _read_into(fd: int, buffer: bytearray) -> bytes:
     if hasattr(os, "readv"):
         count = os.readv(fd, [buffer])
-        return bytes(buffer[:count])
+        return bytes(memoryview(buffer)[:count])  # one copy, not two
     return os.read(fd, len(buffer))  # Windows has no readv

@@ -142,6 +142,13 @@ def run_cat(tools: native.Native, work: Path, nbytes: int) -> Result:
 
 def _node_log_state(logs: Path, instance: str, nbytes: int) -> tuple[bool, bool]:
     """(every byte is in the node's log family, and no archive is left uncompressed)."""
+    try:
+        return _node_log_scan(logs, instance, nbytes)
+    except FileNotFoundError:
+        return False, False  # renamed or compressed while we looked: look again
+
+
+def _node_log_scan(logs: Path, instance: str, nbytes: int) -> tuple[bool, bool]:
     total = 0
     pending = False
     for entry in os.scandir(logs):
