@@ -17,6 +17,9 @@ benchmark run, into a temporary folder:
     and how many lines were something else (markers, junk, cut lines).
 ``idle``
     a node that does nothing: sleeps until killed.
+``stamp FILE``
+    writes its CLOCK_MONOTONIC start time to FILE, then sleeps until
+    killed: the moment a supervisor's node really started.
 """
 
 from __future__ import annotations
@@ -112,11 +115,32 @@ int main(void) { for (;;) pause(); }
 """
 
 
+STAMP_C = r"""
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (argc < 2) return 2;
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", argv[1]);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return 1;
+    fprintf(f, "%.6f\n", ts.tv_sec + ts.tv_nsec / 1e9);
+    fclose(f);
+    rename(tmp, argv[1]);
+    for (;;) pause();
+}
+"""
+
+
 @dataclass(frozen=True)
 class Native:
     writer: Path
     check: Path
     idle: Path
+    stamp: Path
 
 
 @dataclass(frozen=True)
@@ -139,7 +163,12 @@ def build(directory: Path) -> Native:
         raise RuntimeError("no C compiler (cc or gcc) found: the benchmarks need one")
     directory.mkdir(parents=True, exist_ok=True)
     built = []
-    for name, source in (("writer", WRITER_C), ("check", CHECK_C), ("idle", IDLE_C)):
+    for name, source in (
+        ("writer", WRITER_C),
+        ("check", CHECK_C),
+        ("idle", IDLE_C),
+        ("stamp", STAMP_C),
+    ):
         src = directory / f"{name}.c"
         src.write_text(source)
         exe = directory / name
