@@ -46,6 +46,15 @@ def current_path(directory: Path, prefix: str) -> Path:
 
 def list_family(directory: Path, prefix: str) -> list[LogFile]:
     """Current file and archives of one family, as the policy sees them."""
+    return _list(directory, (prefix,))
+
+
+def list_instance(directory: Path, instance: str) -> list[LogFile]:
+    """Both families of an instance, from one read of the directory."""
+    return _list(directory, (node_prefix(instance), core_prefix(instance)))
+
+
+def _list(directory: Path, prefixes: tuple[str, ...]) -> list[LogFile]:
     files: list[LogFile] = []
     try:
         entries = list(os.scandir(directory))
@@ -53,27 +62,24 @@ def list_family(directory: Path, prefix: str) -> list[LogFile]:
         return files  # missing or unreadable: nothing to count or prune
     for entry in entries:
         name = entry.name
-        if name == f"{prefix}.log":
-            key = None
-            in_progress = False
-        else:
+        for prefix in prefixes:
+            if name == f"{prefix}.log":
+                key = None
+                in_progress = False
+                break
             parsed = parse_archive(prefix, name)
-            if parsed is None:
-                continue
-            key, suffix = parsed
-            in_progress = suffix == ".gz.tmp"
+            if parsed is not None:
+                key, suffix = parsed
+                in_progress = suffix == ".gz.tmp"
+                break
+        else:
+            continue
         try:
             size = entry.stat(follow_symlinks=False).st_size
         except OSError:
             continue
         files.append(LogFile(name, size, key, in_progress))
     return files
-
-
-def list_instance(directory: Path, instance: str) -> list[LogFile]:
-    return list_family(directory, node_prefix(instance)) + list_family(
-        directory, core_prefix(instance)
-    )
 
 
 def total_bytes(directory: Path, instance: str) -> int:
