@@ -49,6 +49,7 @@ from pathlib import Path
 import psutil
 
 from tests.bench import native
+from tests.bench.summary import record
 from tests.helpers import REPO, to_toml
 
 MiB = 1024 * 1024
@@ -391,6 +392,20 @@ def main() -> int:
         print(
             f"{row.name:<16}{row.mbps:>7.0f}{ratio:>8.2f}{span:>13}{row.cpu_per_gb:>10.2f}"
             f"{row.lost:>8}{row.bad:>9}  {extra}"
+        )
+    svlogd = next((r for r in rows if r.name.startswith("svlogd")), None)
+    for row in rows[1:]:
+        if row.name.startswith("svlogd") or row.name == "supervisord":
+            continue
+        record(
+            f"log capture {nbytes / 1e6:.0f} MB, rotation + gzip ({row.name})",
+            f"{statistics.median(row.ratios):.2f}x cat ({min(row.ratios):.2f}-{max(row.ratios):.2f}),"
+            f" {row.lost} lost, {row.cpu_per_gb:.1f} CPU s/GB",
+            f"svlogd {statistics.median(svlogd.ratios):.2f}x, {svlogd.cpu_per_gb:.1f} CPU s/GB"
+            if svlogd
+            else "",
+            statistics.median(row.ratios),
+            ">= 0.9x cat, 0 lost",
         )
     return 0
 

@@ -40,6 +40,7 @@ from pathlib import Path
 import psutil
 
 from tests.bench import native
+from tests.bench.summary import record
 from tests.helpers import REPO, demo_node_command, free_port, to_toml, wait_until
 
 SUPERVISORD = Path(sys.executable).with_name("supervisord")
@@ -284,12 +285,21 @@ def main() -> int:
     ]
     for label, a, b, goal in rows:
         print(f"{label:34}{a:>12.3f}{b:>13.3f}{ratio(a, b):>7}  {goal}")
+        record(label.strip(), f"{a:.3f}", f"{b:.3f}", a / b if b else None, goal)
     med_nk, med_sv = statistics.median(cold_nk), statistics.median(cold_sv)
+    record("cold start ms", f"{med_nk * 1000:.0f}", f"{med_sv * 1000:.0f}", med_nk / med_sv, "<= 1")
     print(
         f"{'cold start ms (median)':34}{med_nk * 1000:>12.0f}{med_sv * 1000:>13.0f}"
         f"{ratio(med_nk, med_sv):>7}  <= 1   range {span(cold_nk, 1000)} / {span(cold_sv, 1000)}"
     )
     med_nk, med_sv = statistics.median(st_nk), statistics.median(st_sv)
+    record(
+        "status round trip ms",
+        f"{med_nk * 1000:.0f}",
+        f"{med_sv * 1000:.0f}",
+        med_nk / med_sv,
+        "<= 1",
+    )
     print(
         f"{'status round trip ms (median)':34}{med_nk * 1000:>12.0f}{med_sv * 1000:>13.0f}"
         f"{ratio(med_nk, med_sv):>7}  <= 1   range {span(st_nk, 1000)} / {span(st_sv, 1000)}"
@@ -297,6 +307,13 @@ def main() -> int:
     for n in (1, 5, 20):
         nk, sv = idle[f"nk x{n}"], idle[f"sv x{n}"]
         goal = "<= 2" if n == 20 else ""
+        record(
+            f"{n} instances: RSS MiB / idle CPU s",
+            f"{nk.rss_mib:.0f} / {nk.cpu:.2f}",
+            f"{sv.rss_mib:.0f} / {sv.cpu:.2f}",
+            nk.rss_mib / sv.rss_mib,
+            goal,
+        )
         print(
             f"{f'{n:>2} instances: RSS MiB':34}{nk.rss_mib:>12.0f}{sv.rss_mib:>13.0f}{ratio(nk.rss_mib, sv.rss_mib):>7}  {goal}"
         )
