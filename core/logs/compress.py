@@ -215,7 +215,9 @@ class Compressor:
         while not self._stop.is_set():
             with self._lock:
                 if not self._queue:
-                    self._lock.wait(_RETRY_AFTER)
+                    # Sleep until work is submitted; wake on a timer only
+                    # when a failed archive waits for its retry.
+                    self._lock.wait(_RETRY_AFTER if self._failed else None)
                     if not self._queue and self._failed:
                         self._queue.extend(self._failed)
                         self._failed.clear()
