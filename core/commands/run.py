@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nodekeeper.core.config import load_config
 from nodekeeper.core.errors import StateError
+
+if TYPE_CHECKING:
+    import logging
 
 
 def register(sub: Any) -> None:
@@ -21,6 +21,8 @@ def register(sub: Any) -> None:
 
 
 def _setup_logging(verbose: bool) -> logging.Handler:
+    import logging
+
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     handler = logging.StreamHandler(sys.stderr)
@@ -30,7 +32,12 @@ def _setup_logging(verbose: bool) -> logging.Handler:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Imported here so that client commands stay quick to start.
+    # Imported here so that client commands (every command module is loaded
+    # to build the parser) do not pay for asyncio, logging and the config.
+    import asyncio
+    import logging
+
+    from nodekeeper.core.config import load_config
     from nodekeeper.core.logs.corelog import setup_core_logging
     from nodekeeper.core.platform import current_platform
     from nodekeeper.core.service import build_core, serve

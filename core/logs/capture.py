@@ -49,6 +49,7 @@ class LogCapture:
             settings, instance, self._prefix, publish=self._publish, compressor=self._compressor
         )
         self._readers: list[threading.Thread] = []
+        self._total_bytes = files.TotalBytes(self._dir, instance)
         # Read rate, for pausing compression during floods (compressor thread only,
         # except _read_bytes, which readers add to; a lost update only blurs the rate).
         self._read_bytes = 0
@@ -97,7 +98,7 @@ class LogCapture:
     def status(self) -> dict[str, object]:
         return {
             "dir": str(self._dir),
-            "bytes": files.total_bytes(self._dir, self._instance),
+            "bytes": self._total_bytes(),
             "dropped_lines": self._writer.dropped_lines,
         }
 
@@ -187,5 +188,5 @@ def _enlarge_pipe(fd: int) -> None:
 def _read_into(fd: int, buffer: bytearray) -> bytes:
     if hasattr(os, "readv"):
         count = os.readv(fd, [buffer])
-        return bytes(buffer[:count])
+        return bytes(memoryview(buffer)[:count])  # one copy, not two
     return os.read(fd, len(buffer))  # Windows has no readv

@@ -11,6 +11,8 @@ and deletes what it was told.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -46,6 +48,15 @@ def current_path(directory: Path, prefix: str) -> Path:
 
 def list_family(directory: Path, prefix: str) -> list[LogFile]:
     """Current file and archives of one family, as the policy sees them."""
+    return _list(directory, (prefix,))
+
+
+def list_instance(directory: Path, instance: str) -> list[LogFile]:
+    """Both families of an instance, from one read of the directory."""
+    return _list(directory, (node_prefix(instance), core_prefix(instance)))
+
+
+def _list(directory: Path, prefixes: tuple[str, ...]) -> list[LogFile]:
     files: list[LogFile] = []
     try:
         entries = list(os.scandir(directory))
@@ -53,15 +64,18 @@ def list_family(directory: Path, prefix: str) -> list[LogFile]:
         return files  # missing or unreadable: nothing to count or prune
     for entry in entries:
         name = entry.name
-        if name == f"{prefix}.log":
-            key = None
-            in_progress = False
-        else:
+        for prefix in prefixes:
+            if name == f"{prefix}.log":
+                key = None
+                in_progress = False
+                break
             parsed = parse_archive(prefix, name)
-            if parsed is None:
-                continue
-            key, suffix = parsed
-            in_progress = suffix == ".gz.tmp"
+            if parsed is not None:
+                key, suffix = parsed
+                in_progress = suffix == ".gz.tmp"
+                break
+        else:
+            continue
         try:
             size = entry.stat(follow_symlinks=False).st_size
         except OSError:
@@ -70,14 +84,53 @@ def list_family(directory: Path, prefix: str) -> list[LogFile]:
     return files
 
 
-def list_instance(directory: Path, instance: str) -> list[LogFile]:
-    return list_family(directory, node_prefix(instance)) + list_family(
-        directory, core_prefix(instance)
-    )
-
-
 def total_bytes(directory: Path, instance: str) -> int:
     return sum(f.size for f in list_instance(directory, instance))
+
+
+class TotalBytes:
+    """:func:`total_bytes` for a status written every few seconds, without a stat per archive.
+
+    Finished archives never change, so their sizes are summed again only
+    when the directory changes (a rotation, compression or pruning renames,
+    creates or deletes a file, which moves the directory's mtime); the files
+    still growing (current logs, compressions in progress) are looked at
+    every time. A scan in the same second as the directory's last change is
+    not trusted: a second change in that clock tick would not move the mtime.
+    """
+
+    def __init__(self, directory: Path, instance: str) -> None:
+        self._directory = directory
+        self._instance = instance
+        self._mtime: int | None = None
+        self._finished = 0
+        self._growing: list[str] = []
+        self._lock = threading.Lock()  # status is asked from more than one thread
+
+    def __call__(self) -> int:
+        with self._lock:
+            return self._count()
+
+    def _count(self) -> int:
+        try:
+            mtime = os.stat(self._directory).st_mtime_ns
+        except OSError:
+            return 0
+        if mtime != self._mtime:
+            listing = list_instance(self._directory, self._instance)
+            growing = [f for f in listing if f.key is None or f.in_progress]
+            self._finished = sum(f.size for f in listing) - sum(f.size for f in growing)
+            self._growing = [f.name for f in growing]
+            settled = time.time_ns() - mtime > 1_000_000_000
+            self._mtime = mtime if settled else None
+            return self._finished + sum(f.size for f in growing)
+        total = self._finished
+        for name in self._growing:
+            try:
+                total += os.stat(self._directory / name).st_size
+            except OSError:
+                continue  # renamed since: the directory's mtime says so next time
+        return total
 
 
 def prune(directory: Path, instance: str, settings: LogsSettings, now: float) -> list[str]:

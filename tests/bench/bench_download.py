@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.bench.summary import record
 from tests.fixtures.nginx import NginxServer
 from tests.fixtures.releases import Publisher, now
 from tests.helpers import REPO
@@ -173,6 +174,14 @@ def main() -> None:
             f"{size:>5}MiB {r['nk_mib_s']:>17.0f} {r['curl_mib_s']:>11.0f} "
             f"{r['nk_mib_s'] / r['curl_mib_s']:>6.2f} {r['nk_rss']:>9.1f}MiB {r['curl_rss']:>6.1f}MiB "
             f"{r['check_requests']:>10} {r['check_bytes']:>12}"
+        )
+    for size, r in rows:
+        record(
+            f"verified download {size} MiB",
+            f"{r['nk_mib_s']:.0f} MiB/s, peak RSS {r['nk_rss']:.0f} MiB",
+            f"curl {r['curl_mib_s']:.0f} MiB/s",
+            r["nk_mib_s"] / r["curl_mib_s"],
+            ">= 0.95, RSS flat",
         )
     for size, r in rows:
         print(f"{size} MiB runs (nodekeeper/curl MiB/s): {r['runs']}")

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import psutil
 
+from tests.bench.summary import record
 from tests.helpers import REPO, demo_node_command, free_port, to_toml, wait_until
 
 
@@ -205,6 +206,8 @@ def main() -> int:
     for label, a, b, target in rows:
         ratio = a / b if b else float("inf")
         print(f"{label:32} {a:12.3f} {b:12.3f} {ratio:8.2f}  {target}")
+        if label.startswith("restart"):
+            record(label, f"{a:.0f}", f"{b:.0f}", ratio, target)
     return 0
 
 

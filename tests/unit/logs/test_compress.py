@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from nodekeeper.core.logs.compress import Compressor, compress_file, recover
+from nodekeeper.core.logs.compress import (
+    CompressionFailed,
+    Compressor,
+    _verify,
+    compress_file,
+    recover,
+)
 from nodekeeper.core.logs.policy import archive_name
 
 NOW = 1_795_000_000.0
@@ -27,6 +33,17 @@ def test_compressed_archive_passes_gzip_t_and_replaces_the_original(tmp_path: Pa
     assert [p.name for p in tmp_path.iterdir()] == [result.name]
     subprocess.run(["gzip", "-t", str(result)], check=True)
     assert gzip.decompress(result.read_bytes()) == data
+
+
+@pytest.mark.parametrize("flip", [-8, -4, 20], ids=["crc", "length", "body"])
+def test_read_back_that_differs_fails_the_compression(tmp_path: Path, flip: int) -> None:
+    data = b"".join(b"%09d some log text\n" % i for i in range(5_000))
+    damaged = bytearray(gzip.compress(data))
+    damaged[flip] ^= 0x01
+    archive = tmp_path / "node.log.gz.tmp"
+    archive.write_bytes(bytes(damaged))
+    with pytest.raises(CompressionFailed):
+        _verify(archive, len(data))
 
 
 def test_archive_pruned_during_compression_is_not_resurrected(tmp_path: Path) -> None:
