@@ -23,7 +23,9 @@ from nodekeeper.core.config import Config
 from nodekeeper.core.errors import ConfigError, NodekeeperError, OperationFailed
 from nodekeeper.core.events import EventBus
 from nodekeeper.core.fsutil import write_atomic
+from nodekeeper.core.ipc.admission import Limits
 from nodekeeper.core.ipc.server import ControlServer, Handler
+from nodekeeper.core.limits import raise_open_file_limit
 from nodekeeper.core.logs.capture import LogCapture
 from nodekeeper.core.notify import WebhookNotifier
 from nodekeeper.core.platform import LimitSettings, Platform, current_platform
@@ -247,6 +249,7 @@ async def serve(core: Core) -> None:
         core.bus,
         instance=config.instance,
         core_version=__version__,
+        limits=Limits.for_open_files(raise_open_file_limit()),
     )
     await server.start()
     notifier = None
