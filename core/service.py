@@ -20,6 +20,7 @@ from typing import Any
 
 from nodekeeper.core import __version__
 from nodekeeper.core.config import Config
+from nodekeeper.core.config.program import check_node_program
 from nodekeeper.core.errors import ConfigError, NodekeeperError, OperationFailed
 from nodekeeper.core.events import EventBus
 from nodekeeper.core.fsutil import write_atomic
@@ -177,6 +178,7 @@ def control_handlers(core: Core) -> dict[str, Handler]:
 
 
 def check_command_runnable(config: Config, states: StateStore, store: VersionStore) -> None:
+    check_node_program(config)
     try:
         launch_plan(config, states, store)
     except OperationFailed:
