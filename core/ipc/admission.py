@@ -10,6 +10,13 @@ and a connection that says nothing is dropped (a client must send its
 first request within :attr:`Limits.hello_timeout`; one that is not a
 subscription must keep asking within :attr:`Limits.idle_timeout`).
 
+Deciding whether a local user is in group nodekeeper may take a while
+(the group database can be remote), and each connection waiting for that
+answer holds an open file; so a user's connections count from the moment
+they are accepted (:meth:`Admission.begin`), and a user who already has
+its share open or waiting is refused at once, unless it was found
+trusted moments ago.
+
 The server's asyncio shell asks :class:`Admission` at every accepted
 connection and hands it back when the connection ends; times are plain
 seconds on a monotonic clock passed in. Nothing here touches a socket,
@@ -34,6 +41,9 @@ class Limits:
     idle_timeout: float = 300.0
     accept_retry_first: float = 0.1
     accept_retry_max: float = 5.0
+    # How long a user found in group nodekeeper skips the per-user share of
+    # connections still waiting for that answer.
+    trust_remembered: float = 10.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.reserved < self.max_connections or self.max_per_user < 1:
@@ -60,16 +70,50 @@ class Admission:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self._by_user: Counter[int] = Counter()
+        self._waiting: Counter[int] = Counter()  # accepted, trust not known yet
+        self._trusted_until: dict[int, float] = {}
         self._refusing: set[int] = set()  # users already told about in the log
 
     @property
     def total(self) -> int:
-        return sum(self._by_user.values())
+        return sum(self._by_user.values()) + sum(self._waiting.values())
 
     def count(self, uid: int) -> int:
-        return self._by_user[uid]
+        return self._by_user[uid] + self._waiting[uid]
 
-    def admit(self, uid: int | None, *, trusted: bool) -> Refused | None:
+    def begin(self, uid: int, *, now: float) -> Refused | None:
+        """A connection by ``uid`` whose trust is still to be found out: hold a place or refuse.
+
+        Follow with :meth:`admit` (or :meth:`abandon` if it ends first).
+        """
+        trusted_recently = self._trusted_until.get(uid, float("-inf")) > now
+        limits = self.limits
+        if self.total >= limits.max_connections:
+            return self._refuse(uid, f"{self.total} control connections open, the most allowed")
+        if not trusted_recently and self.count(uid) >= limits.max_per_user:
+            return self._refuse(
+                uid, f"user {uid} has {self.count(uid)} control connections open, the most allowed"
+            )
+        self._waiting[uid] += 1
+        return None
+
+    def abandon(self, uid: int) -> None:
+        """A connection after :meth:`begin` ended before :meth:`admit`."""
+        self._drop(self._waiting, uid)
+
+    def _refuse(self, key: int, reason: str) -> Refused:
+        report = key not in self._refusing
+        self._refusing.add(key)
+        return Refused(reason, report)
+
+    @staticmethod
+    def _drop(counter: Counter[int], key: int) -> None:
+        if counter[key] > 0:
+            counter[key] -= 1
+        if counter[key] == 0:
+            del counter[key]
+
+    def admit(self, uid: int | None, *, trusted: bool, now: float = 0.0) -> Refused | None:
         """Take a place for a connection by ``uid``, or say why not.
 
         Trusted clients count toward the total only, as does a connection
@@ -77,6 +121,10 @@ class Admission:
         judged from its token).
         """
         key = UNKNOWN_USER if uid is None else uid
+        if uid is not None and self._waiting[uid] > 0:
+            self._drop(self._waiting, uid)  # its place from begin() is taken again below
+            if trusted:
+                self._trusted_until[uid] = now + self.limits.trust_remembered
         limits = self.limits
         room = limits.max_connections if trusted else limits.max_connections - limits.reserved
         reason = None
@@ -89,19 +137,14 @@ class Admission:
                 f"user {key} has {self._by_user[key]} control connections open, the most allowed"
             )
         if reason is not None:
-            report = key not in self._refusing
-            self._refusing.add(key)
-            return Refused(reason, report)
+            return self._refuse(key, reason)
         self._by_user[key] += 1
         return None
 
     def release(self, uid: int | None) -> None:
         """A connection admitted for ``uid`` has ended."""
         key = UNKNOWN_USER if uid is None else uid
-        if self._by_user[key] > 0:
-            self._by_user[key] -= 1
-        if self._by_user[key] == 0:
-            del self._by_user[key]
+        self._drop(self._by_user, key)
         self._refusing.discard(key)
 
 

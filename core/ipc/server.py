@@ -38,9 +38,9 @@ from typing import Any, Protocol
 from nodekeeper.core.errors import OperationFailed
 from nodekeeper.core.events import Event, EventBus, utc_now_iso
 from nodekeeper.core.ipc import protocol
-from nodekeeper.core.ipc.admission import Admission, Limits, time_left
+from nodekeeper.core.ipc.admission import Admission, Limits, Refused, time_left
 from nodekeeper.core.ipc.methods import METHODS
-from nodekeeper.core.ipc.peercred import AccessPolicy, peer_credentials
+from nodekeeper.core.ipc.peercred import AccessPolicy, PeerCredentials, peer_credentials
 from nodekeeper.core.ipc.session import Call, Send, Session, Step, is_bug
 from nodekeeper.core.ipc.unix_listener import UnixListener
 from nodekeeper.core.paths import WINDOWS_PIPE_PREFIX
@@ -253,8 +253,7 @@ class ControlServer:
         admitted = False
         uid: int | None = None
         try:
-            uid, can_control = await self._peer(transport)
-            refused = self.admission.admit(uid, trusted=can_control)
+            uid, can_control, refused = await self._admit(transport)
             if refused is not None:
                 if refused.report:
                     _log.warning("refusing control connections: %s", refused.reason)
@@ -269,6 +268,24 @@ class ControlServer:
                 self.admission.release(uid)
             if task is not None:
                 self._tasks.discard(task)
+
+    async def _admit(self, transport: Transport) -> tuple[int | None, bool, Refused | None]:
+        """The peer's uid, whether it may control, and why it gets no place (None: it does)."""
+        uid, can_control, peer = self._who(transport)
+        if peer is not None:
+            # Its place is held while the (possibly slow) group lookup runs.
+            early = self.admission.begin(peer.uid, now=self.monotonic())
+            if early is not None:
+                return uid, False, early
+            try:
+                # User and group databases may be remote (LDAP, NIS): never block the loop on them.
+                loop = asyncio.get_running_loop()
+                can_control = await loop.run_in_executor(None, self.policy.can_control, peer)
+            except BaseException:
+                self.admission.abandon(peer.uid)
+                raise
+        refused = self.admission.admit(uid, trusted=can_control, now=self.monotonic())
+        return uid, can_control, refused
 
     async def _converse(
         self, reader: asyncio.StreamReader, transport: Transport, can_control: bool
@@ -311,24 +328,23 @@ class ControlServer:
             self._connections.discard(connection)
             connection.abort()
 
-    async def _peer(self, transport: Transport) -> tuple[int | None, bool]:
-        """The peer's uid (None when unknown) and whether it may control the core."""
+    def _who(self, transport: Transport) -> tuple[int | None, bool, PeerCredentials | None]:
+        """The peer's uid (None when unknown), whether it may control, and the
+        credentials still to look up in the group database (None: decided already)."""
         granted = transport.get_extra_info("peer_can_control")
         if granted is not None:  # a Windows pipe client, judged from its token
-            return None, bool(granted)
+            return None, bool(granted), None
         sock = transport.get_extra_info("socket")
         if sock is None:
-            return None, False
+            return None, False, None
         try:
             peer = peer_credentials(sock)
         except OSError as exc:
             _log.warning("cannot tell who connected (%s); read-only", exc)
-            return None, False
+            return None, False, None
         if peer.uid in (0, self.policy.core_uid):
-            return peer.uid, True
-        # User and group databases may be remote (LDAP, NIS): never block the loop on them.
-        loop = asyncio.get_running_loop()
-        return peer.uid, await loop.run_in_executor(None, self.policy.can_control, peer)
+            return peer.uid, True, None
+        return peer.uid, False, peer
 
     async def _perform(self, connection: _Connection, step: Step) -> None:
         session = connection.session

@@ -71,3 +71,26 @@ def test_limits_follow_the_open_file_limit() -> None:
     assert Limits.for_open_files(1 << 20).max_connections == Limits.max_connections
     with pytest.raises(ValueError):
         Limits(max_connections=4, reserved=4)
+
+
+def test_connections_waiting_for_the_group_lookup_count_toward_the_users_share() -> None:
+    admission = Admission(LIMITS)
+    assert [admission.begin(1000, now=0.0) for _ in range(3)] == [None] * 3
+    early = admission.begin(1000, now=0.0)
+    assert early is not None and early.report and "user 1000" in early.reason
+    assert admission.total == 3
+    admission.abandon(1000)
+    assert admission.admit(1000, trusted=False, now=0.1) is None
+    assert admission.admit(1000, trusted=False, now=0.1) is None
+    assert admission.total == 2 and admission.count(1000) == 2
+
+
+def test_a_user_found_in_the_control_group_is_not_held_to_the_share_for_a_while() -> None:
+    admission = Admission(LIMITS)
+    for _ in range(3):
+        assert admission.begin(1001, now=0.0) is None
+        assert admission.admit(1001, trusted=True, now=0.0) is None
+    assert admission.begin(1001, now=5.0) is None  # remembered as trusted
+    assert admission.admit(1001, trusted=True, now=5.0) is None
+    later = 5.0 + LIMITS.trust_remembered + 1  # each admission as trusted renews it
+    assert admission.begin(1001, now=later) is not None  # asked again once forgotten
