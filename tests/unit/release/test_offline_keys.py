@@ -123,3 +123,18 @@ def test_key_writes_never_follow_a_planted_link(tmp_path: Path) -> None:
     linked.symlink_to(folder / "keys.json")
     with pytest.raises(ReleaseError, match="symbolic link"):
         FileKeyStore(linked).get(key.keyid)
+
+
+def test_a_timer_run_without_the_targets_key_renews_only_timestamp_and_snapshot(
+    tmp_path: Path,
+) -> None:
+    repo_dir, (online, _targets, _root) = split_repository(tmp_path, 3)
+    late = now() + timedelta(days=70)  # targets within 30 days of expiry, root not
+    renewed = Repository.load(repo_dir, FileKeyStore(online)).renew_online(late)
+    assert renewed
+    after = Repository.load(repo_dir, FileKeyStore(online))
+    assert after.targets.signed.version == 1 and after.timestamp.signed.version == 2
+    [warning] = after.expiry_warnings(late)
+    assert warning.startswith("the targets metadata expires on")
+    with pytest.raises(ReleaseError, match="not enough private keys for the targets role"):
+        after.add_targets({"storagenode/x.zip": b"new"}, late)
