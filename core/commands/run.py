@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from nodekeeper.core.config import load_config
+from nodekeeper.core.config.program import check_folders
 from nodekeeper.core.errors import StateError
 
 
@@ -36,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from nodekeeper.core.service import build_core, serve
 
     config = load_config(args.config)
+    check_folders(config)
     data_dir = config.paths.data_dir
     try:
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o750)

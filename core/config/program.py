@@ -1,10 +1,11 @@
-"""Whether the node's program can be started at all, checked before the core starts.
+"""What the core needs from the file system, checked before it starts.
 
 A ``node.command`` whose program does not exist, is a folder or is not
 executable would otherwise be retried forever with back-off; a missing
-``node.workdir`` likewise. These look at the file system, so they run
-where the core starts (``nodekeeper run``), not when a client command
-merely reads the configuration to find the socket.
+``node.workdir`` likewise; a ``logs.dir`` that is a file would lose every
+log line. These look at the file system, so they run where the core
+starts (``nodekeeper run``), not when a client command merely reads the
+configuration to find the socket.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from nodekeeper.core.config.schema import Config
 from nodekeeper.core.errors import ConfigError
+from nodekeeper.core.paths import WINDOWS_PIPE_PREFIX
 
 BINARY_PLACEHOLDER = "{binary}"
 
@@ -55,3 +57,29 @@ def program_problem(program: str, *, cwd: Path, search_path: str) -> str | None:
     if not os.access(path, os.X_OK):
         return f"program {str(path)!r} is not executable (chmod +x it)"
     return None
+
+
+def check_folders(config: Config) -> None:
+    """Raise ConfigError if a folder the core creates or uses is a file, or lies under one."""
+    folders = {
+        "paths.data_dir": config.paths.data_dir,
+        "logs.dir": config.logs.dir,
+    }
+    if not config.paths.socket.startswith(WINDOWS_PIPE_PREFIX):  # a pipe has no folder
+        folders["paths.socket"] = Path(config.paths.socket).parent
+    for key, folder in folders.items():
+        problem = folder_problem(folder)
+        if problem is not None:
+            raise ConfigError(f"{config.source}: {key}: {problem}")
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Why ``folder`` cannot be used or created as a folder, in words, or None."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.is_dir():
+        return None
+    if existing == folder:
+        return f"{folder} is a file, not a folder"
+    return f"{folder} cannot be created: {existing} is a file, not a folder"

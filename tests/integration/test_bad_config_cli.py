@@ -97,6 +97,17 @@ CASES: list[tuple[str, Callable[[Config], None], str]] = [
         setter("node", "initial_version", "1.2"),
         "node.initial_version",
     ),
+    ("logs dir is a file", setter("logs", "dir", str(REPO / "README.md")), "logs.dir"),
+    (
+        "data dir under a file",
+        setter("paths", "data_dir", str(REPO / "README.md" / "d")),
+        "paths.data_dir",
+    ),
+    (
+        "socket under a file",
+        setter("paths", "socket", str(REPO / "README.md" / "s.sock")),
+        "paths.socket",
+    ),
     ("health url with a space", setter("node", "health_url", "http://a b/"), "node.health_url"),
 ]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nodekeeper.core.config import load_config
-from nodekeeper.core.config.program import check_node_program, program_problem
+from nodekeeper.core.config.program import check_node_program, folder_problem, program_problem
 from nodekeeper.core.errors import ConfigError
 from tests.unit.config.support import LINUX_ROOT, minimal, write
 
@@ -61,3 +61,12 @@ def test_the_config_names_the_key_and_leaves_binary_to_the_installed_version(
     data["node"]["workdir"] = str(tmp_path / "gone")
     with pytest.raises(ConfigError, match=r"node\.workdir: .* is not a folder"):
         check_node_program(load_config(write(tmp_path, data), LINUX_ROOT))
+
+
+def test_folders_that_are_files_or_lie_under_one_are_named(tmp_path: Path) -> None:
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    assert folder_problem(tmp_path) is None
+    assert folder_problem(tmp_path / "new" / "deeper") is None
+    assert "is a file" in (folder_problem(afile) or "")
+    assert f"{afile} is a file" in (folder_problem(afile / "sub" / "dir") or "")
