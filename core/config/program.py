@@ -16,7 +16,6 @@ from pathlib import Path
 
 from nodekeeper.core.config.schema import Config
 from nodekeeper.core.errors import ConfigError
-from nodekeeper.core.paths import WINDOWS_PIPE_PREFIX
 
 BINARY_PLACEHOLDER = "{binary}"
 
@@ -60,13 +59,11 @@ def program_problem(program: str, *, cwd: Path, search_path: str) -> str | None:
 
 
 def check_folders(config: Config) -> None:
-    """Raise ConfigError if a folder the core creates or uses is a file, or lies under one."""
-    folders = {
-        "paths.data_dir": config.paths.data_dir,
-        "logs.dir": config.logs.dir,
-    }
-    if not config.paths.socket.startswith(WINDOWS_PIPE_PREFIX):  # a pipe has no folder
-        folders["paths.socket"] = Path(config.paths.socket).parent
+    """Raise ConfigError if a folder the core creates or uses is a file, or lies under one.
+
+    The socket's folder is left to the listener, which says "cannot listen on ..." itself.
+    """
+    folders = {"paths.data_dir": config.paths.data_dir, "logs.dir": config.logs.dir}
     for key, folder in folders.items():
         problem = folder_problem(folder)
         if problem is not None:

@@ -103,11 +103,6 @@ CASES: list[tuple[str, Callable[[Config], None], str]] = [
         setter("paths", "data_dir", str(REPO / "README.md" / "d")),
         "paths.data_dir",
     ),
-    (
-        "socket under a file",
-        setter("paths", "socket", str(REPO / "README.md" / "s.sock")),
-        "paths.socket",
-    ),
     ("health url with a space", setter("node", "health_url", "http://a b/"), "node.health_url"),
 ]
 
