@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -80,7 +81,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader stopped reading (`nodekeeper status | head -1`): that is its choice.
+        _discard_stdout()
+        return 0
+    except PermissionError as exc:
+        print(
+            f"nodekeeper: {_os_problem(exc)} (run it as root or as the core's user)",
+            file=sys.stderr,
+        )
+        return 1
+    except OSError as exc:
+        print(f"nodekeeper: {_os_problem(exc)}", file=sys.stderr)
+        return 1
     return code
+
+
+def _os_problem(exc: OSError) -> str:
+    where = exc.filename if exc.filename is not None else ""
+    what = (exc.strerror or str(exc)).lower() if exc.strerror else str(exc)
+    return f"{what}: {where}" if where else what
+
+
+def _discard_stdout() -> None:
+    """Point stdout at the null device so that flushing it at exit raises nothing more."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

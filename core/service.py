@@ -19,10 +19,13 @@ from typing import Any
 
 from nodekeeper.core import __version__
 from nodekeeper.core.config import Config
+from nodekeeper.core.config.program import check_node_program
 from nodekeeper.core.errors import ConfigError, NodekeeperError, OperationFailed
 from nodekeeper.core.events import EventBus
 from nodekeeper.core.fsutil import write_atomic
+from nodekeeper.core.ipc.admission import Limits
 from nodekeeper.core.ipc.server import ControlServer, Handler
+from nodekeeper.core.limits import raise_open_file_limit
 from nodekeeper.core.logs.capture import LogCapture
 from nodekeeper.core.notify import WebhookNotifier
 from nodekeeper.core.platform import Platform, current_platform, sdnotify
@@ -150,6 +153,7 @@ def control_handlers(core: Core) -> dict[str, Handler]:
 
 
 def check_command_runnable(config: Config, states: StateStore, store: VersionStore) -> None:
+    check_node_program(config)
     try:
         launch_plan(config, states, store)
     except OperationFailed:
@@ -221,6 +225,7 @@ async def serve(core: Core) -> None:
         core.bus,
         instance=config.instance,
         core_version=__version__,
+        limits=Limits.for_open_files(raise_open_file_limit()),
     )
     await server.start()
     notifier = None

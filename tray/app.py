@@ -6,6 +6,9 @@ show the result; :class:`~tray.throttle.NotificationThrottle` decides which
 notifications reach the desktop. It quits only itself, never a core.
 """
 
+# PySide6 is imported after require_qt(): without it, one line instead of an ImportError.
+# ruff: noqa: E402
+
 from __future__ import annotations
 
 import argparse
@@ -15,6 +18,10 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from nodekeeper.tray.launch import require_qt, session_problem
+
+require_qt()  # without PySide6: one line naming the extra to install, not an ImportError
 
 from PySide6.QtCore import QObject, QTimer, QUrl, Signal
 from PySide6.QtGui import QCursor, QDesktopServices
@@ -387,6 +394,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in problems:
             print(f"nodekeeper-tray: {problem}", file=sys.stderr)
         return ConfigError.exit_code
+    no_session = None if QApplication.instance() else session_problem(os.environ, sys.platform)
+    if no_session is not None:
+        print(no_session, file=sys.stderr)
+        return 1
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("nodekeeper-tray")

@@ -33,8 +33,10 @@ def register(sub: Any) -> None:
             p.add_argument(
                 "--key-file",
                 type=Path,
+                action="append",
                 metavar="F",
-                help="private keys in this file (mode 0600) instead of the OS keyring",
+                help="private keys in this file (mode 0600) instead of the OS keyring; "
+                "repeat it for keys kept apart (offline root and targets keys)",
             )
         return p
 
@@ -98,8 +100,9 @@ def register(sub: Any) -> None:
     mirror.add_argument(
         "--key-file",
         type=Path,
+        action="append",
         metavar="F",
-        help="private keys in this file (mode 0600) instead of the OS keyring",
+        help="private keys in this file (mode 0600) instead of the OS keyring; may be repeated",
     )
     mirror.add_argument(
         "--dry-run", action="store_true", help="print what would be mirrored; change nothing"
@@ -119,7 +122,7 @@ def _open(args: argparse.Namespace) -> Any:
     from nodekeeper.core.release.keystore import open_keystore
     from nodekeeper.core.release.repository import Repository
 
-    return Repository.load(args.repo_dir, open_keystore(args.key_file))
+    return Repository.load(args.repo_dir, open_keystore(args.key_file, args.repo_dir))
 
 
 def run_init(args: argparse.Namespace) -> int:
@@ -130,7 +133,7 @@ def run_init(args: argparse.Namespace) -> int:
         raise ReleaseUsageError("--root-keys must be at least 1")
     Repository.create(
         args.repo_dir,
-        open_keystore(args.key_file),
+        open_keystore(args.key_file, args.repo_dir),
         _now(),
         root_keys=args.root_keys,
         threshold=args.threshold,
@@ -236,12 +239,15 @@ def run_mirror(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
     )
     mirror_storj(args.repo_dir, lambda: _open(args), options, _now)
-    # The mirror never signs root: say so while there is time to renew it offline.
+    # The mirror never signs root, nor targets without their key: say so while
+    # there is time to renew them where those keys are kept.
     repo = _open(args)
-    if repo.root_expires_soon(_now()):
+    for warning in repo.expiry_warnings(_now()):
+        print(f"warning: {warning}", file=sys.stderr)
+    if repo.root_expires_soon(_now()) and repo.has_keys("root"):
         print(
             f"warning: the root metadata expires on {repo.root.signed.expires:%Y-%m-%d}; "
-            "renew it where the root key is kept (release refresh)",
+            "renew it with release refresh (the mirror never signs root)",
             file=sys.stderr,
         )
     return 0
@@ -252,6 +258,8 @@ def run_refresh(args: argparse.Namespace) -> int:
     repo.refresh(_now())
     ts = repo.timestamp.signed
     print(f"re-signed: timestamp version {ts.version} valid until {ts.expires:%Y-%m-%dT%H:%M:%SZ}")
+    for warning in repo.expiry_warnings(_now()):
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

@@ -38,11 +38,13 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from nodekeeper.core.config import load_config
+    from nodekeeper.core.config.program import check_folders
     from nodekeeper.core.logs.corelog import setup_core_logging
     from nodekeeper.core.platform import current_platform
     from nodekeeper.core.service import build_core, serve
 
     config = load_config(args.config)
+    check_folders(config)
     data_dir = config.paths.data_dir
     try:
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o750)

@@ -164,6 +164,8 @@ class Table:
         value = self.string(key)
         if value is None:
             return None
+        if any(char.isspace() or not char.isprintable() for char in value):
+            raise self.error(key, f"not a valid URL {value!r} (spaces or control characters)")
         try:
             parts = urlsplit(value)
             host = parts.hostname

@@ -16,7 +16,10 @@ What a client sends or fails to read must never hurt the core:
   ``internal`` (a bug, logged with its traceback) and the connection goes on;
 * everything sent to a client goes through its transport buffer, bounded by
   ``max_buffered`` bytes: a client that does not read is disconnected, it
-  never stalls the loop, the bus or other clients.
+  never stalls the loop, the bus or other clients;
+* connections are capped in total and per user, with places kept for
+  trusted clients, and quiet ones are dropped (the rules are in
+  :mod:`nodekeeper.core.ipc.admission`).
 
 Events come from the :class:`EventBus` in any thread; they are handed to
 the loop with ``call_soon_threadsafe``, encoded once and written to every
@@ -28,14 +31,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from nodekeeper.core.errors import OperationFailed
 from nodekeeper.core.events import Event, EventBus, utc_now_iso
 from nodekeeper.core.ipc import protocol
+from nodekeeper.core.ipc.admission import Admission, Limits, Refused, time_left
 from nodekeeper.core.ipc.methods import METHODS
-from nodekeeper.core.ipc.peercred import AccessPolicy, peer_credentials
+from nodekeeper.core.ipc.peercred import AccessPolicy, PeerCredentials, peer_credentials
 from nodekeeper.core.ipc.session import Call, Send, Session, Step, is_bug
 from nodekeeper.core.ipc.unix_listener import UnixListener
 from nodekeeper.core.paths import WINDOWS_PIPE_PREFIX
@@ -138,6 +143,8 @@ class ControlServer:
         max_buffered: int = MAX_BUFFERED,
         pipe_api: PipeApi | None = None,
         clock: Callable[[], str] = utc_now_iso,
+        limits: Limits | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = path
         self.handlers = bind_handlers(handlers)
@@ -147,6 +154,9 @@ class ControlServer:
         self.policy = policy or AccessPolicy()
         self.max_buffered = max_buffered
         self.clock = clock
+        self.limits = limits or Limits()
+        self.admission = Admission(self.limits)
+        self.monotonic = monotonic
         self._unix: UnixListener | None = None
         self._connections: set[_Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -167,7 +177,7 @@ class ControlServer:
         if self.path.startswith(WINDOWS_PIPE_PREFIX):
             await self._start_pipe()
             return
-        listener = UnixListener(self.path, self.policy.control_gid)
+        listener = UnixListener(self.path, self.policy.control_gid, self.limits)
         await listener.start(self._serve_client)
         self._unix = listener
         self._unsubscribe = self.bus.subscribe(self._on_event)
@@ -240,23 +250,76 @@ class ControlServer:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
-        session = Session(
-            can_control=await self._can_control(transport), max_held=self.max_buffered
-        )
+        admitted = False
+        uid: int | None = None
+        try:
+            uid, can_control, refused = await self._admit(transport)
+            if refused is not None:
+                if refused.report:
+                    _log.warning("refusing control connections: %s", refused.reason)
+                transport.abort()
+                return
+            admitted = True
+            await self._converse(reader, transport, can_control)
+        except (ConnectionError, OSError, asyncio.CancelledError):
+            pass
+        finally:
+            if admitted:
+                self.admission.release(uid)
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def _admit(self, transport: Transport) -> tuple[int | None, bool, Refused | None]:
+        """The peer's uid, whether it may control, and why it gets no place (None: it does)."""
+        uid, can_control, peer = self._who(transport)
+        if peer is not None:
+            # Its place is held while the (possibly slow) group lookup runs.
+            early = self.admission.begin(peer.uid, now=self.monotonic())
+            if early is not None:
+                return uid, False, early
+            try:
+                # User and group databases may be remote (LDAP, NIS): never block the loop on them.
+                loop = asyncio.get_running_loop()
+                can_control = await loop.run_in_executor(None, self.policy.can_control, peer)
+            except BaseException:
+                self.admission.abandon(peer.uid)
+                raise
+        refused = self.admission.admit(uid, trusted=can_control, now=self.monotonic())
+        return uid, can_control, refused
+
+    async def _converse(
+        self, reader: asyncio.StreamReader, transport: Transport, can_control: bool
+    ) -> None:
+        session = Session(can_control=can_control, max_held=self.max_buffered)
         connection = _Connection(session, transport, self.max_buffered)
         self._connections.add(connection)
+        since, asked = self.monotonic(), False
         try:
             connection.send(
                 session.greeting(instance=self.instance, core_version=self.core_version)
             )
             while not connection.closed:
-                data = await reader.read(READ_CHUNK)
+                left = time_left(
+                    self.limits,
+                    now=self.monotonic(),
+                    since=since,
+                    asked=asked,
+                    subscribed=session.is_subscribed,
+                )
+                try:
+                    data = await asyncio.wait_for(reader.read(READ_CHUNK), left)
+                except TimeoutError:
+                    _log.info("dropping a control connection that stayed quiet too long")
+                    break
                 if not data:
                     break
-                for step in session.receive(data):
+                steps = session.receive(data)
+                for step in steps:
                     if connection.closed:
                         break
                     await self._perform(connection, step)
+                if steps:
+                    since, asked = self.monotonic(), True
         except (ConnectionError, OSError, asyncio.CancelledError):
             pass
         except Exception:
@@ -264,26 +327,24 @@ class ControlServer:
         finally:
             self._connections.discard(connection)
             connection.abort()
-            if task is not None:
-                self._tasks.discard(task)
 
-    async def _can_control(self, transport: Transport) -> bool:
+    def _who(self, transport: Transport) -> tuple[int | None, bool, PeerCredentials | None]:
+        """The peer's uid (None when unknown), whether it may control, and the
+        credentials still to look up in the group database (None: decided already)."""
         granted = transport.get_extra_info("peer_can_control")
         if granted is not None:  # a Windows pipe client, judged from its token
-            return bool(granted)
+            return None, bool(granted), None
         sock = transport.get_extra_info("socket")
         if sock is None:
-            return False
+            return None, False, None
         try:
             peer = peer_credentials(sock)
         except OSError as exc:
             _log.warning("cannot tell who connected (%s); read-only", exc)
-            return False
+            return None, False, None
         if peer.uid in (0, self.policy.core_uid):
-            return True
-        # User and group databases may be remote (LDAP, NIS): never block the loop on them.
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self.policy.can_control, peer)
+            return peer.uid, True, None
+        return peer.uid, False, peer
 
     async def _perform(self, connection: _Connection, step: Step) -> None:
         session = connection.session

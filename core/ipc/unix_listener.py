@@ -6,14 +6,20 @@ path is not a socket, replaces a socket file nobody answers on, and on
 close removes the file only if it is still the one it bound (a newer core
 may already have replaced it). Connections are handed to the server's
 callback as they are accepted; nothing here reads or writes them.
+
+Accepting stops for a while when it fails for want of resources (EMFILE,
+ENFILE, ENOBUFS, ENOMEM), growing as the failures go on: a listening
+socket whose connections cannot be taken must not spin the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
+import socket
 import stat
 import sys
 from collections.abc import Callable, Coroutine
@@ -21,6 +27,7 @@ from typing import Any
 
 from nodekeeper.core.errors import OperationFailed
 from nodekeeper.core.ipc import protocol
+from nodekeeper.core.ipc.admission import Limits, accept_retry_delay
 from nodekeeper.core.paths import WINDOWS_PIPE_PREFIX
 
 _log = logging.getLogger(__name__)
@@ -32,13 +39,22 @@ BACKLOG = 1024
 
 ClientCallback = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Coroutine[Any, Any, None]]
 
+# Accept errors that mean "no resources now": wait, then try again.
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
 
 class UnixListener:
-    def __init__(self, path: str, control_gid: Callable[[], int | None]) -> None:
+    def __init__(
+        self, path: str, control_gid: Callable[[], int | None], limits: Limits | None = None
+    ) -> None:
         self.path = path
         self._control_gid = control_gid
-        self._server: asyncio.base_events.Server | None = None
+        self._limits = limits or Limits()
+        self._sock: socket.socket | None = None
+        self._accepting: asyncio.Task[None] | None = None
+        self._clients: set[asyncio.Task[None]] = set()
         self._inode: tuple[int, int] | None = None
+        self.accept_failures = 0  # in a row, for tests and the log
 
     async def start(self, on_client: ClientCallback) -> None:
         """Listen on the socket; raise OperationFailed (one line) when that is not possible."""
@@ -51,9 +67,11 @@ class UnixListener:
         directory = os.path.dirname(self.path) or "."
         try:
             os.makedirs(directory, mode=0o755, exist_ok=True)
-            self._server = await asyncio.start_unix_server(
-                on_client, path=self.path, limit=protocol.MAX_LINE + 1, backlog=BACKLOG
-            )
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self._sock = sock
+            sock.setblocking(False)
+            sock.bind(self.path)
+            sock.listen(BACKLOG)
             info = os.stat(self.path)
             self._inode = (info.st_dev, info.st_ino)
             # Bound with the process umask (022 by default: nobody else may connect
@@ -69,17 +87,62 @@ class UnixListener:
             self.stop_accepting()
             await self.wait_closed()
             raise OperationFailed(f"cannot listen on {self.path}: {exc.strerror or exc}") from None
+        self._accepting = asyncio.create_task(self._accept_forever(sock, on_client))
+
+    async def _accept_forever(self, sock: socket.socket, on_client: ClientCallback) -> None:
+        if sys.platform == "win32":  # start() refuses before this runs
+            return
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, _address = await loop.sock_accept(sock)
+            except OSError as exc:
+                if exc.errno not in _OUT_OF_RESOURCES:
+                    continue  # that one client's trouble (ECONNABORTED...): take the next
+                self.accept_failures += 1
+                delay = accept_retry_delay(self._limits, self.accept_failures)
+                if self.accept_failures == 1 or delay >= self._limits.accept_retry_max:
+                    _log.warning(
+                        "cannot accept control connections (%s); trying again in %.1fs",
+                        exc.strerror or exc,
+                        delay,
+                    )
+                await asyncio.sleep(delay)
+                continue
+            if self.accept_failures:
+                _log.info("accepting control connections again")
+                self.accept_failures = 0
+            try:
+                reader, writer = await asyncio.open_unix_connection(
+                    sock=conn, limit=protocol.MAX_LINE + 1
+                )
+            except OSError:
+                conn.close()
+                continue
+            task = asyncio.create_task(on_client(reader, writer))
+            self._clients.add(task)
+            task.add_done_callback(self._clients.discard)
 
     def stop_accepting(self) -> None:
-        if self._server is not None:
-            self._server.close()
+        if self._accepting is not None:
+            self._accepting.cancel()
+        else:
+            self._close_socket()
+
+    def _close_socket(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
     async def wait_closed(self) -> None:
         """After :meth:`stop_accepting` and the connections are gone: release the socket file."""
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await self._server.wait_closed()
-            self._server = None
+        if self._accepting is not None:
+            with contextlib.suppress(BaseException):
+                await self._accepting
+            self._accepting = None
+        self._close_socket()
+        if self._clients:
+            await asyncio.gather(*self._clients, return_exceptions=True)
         self._remove_own_socket()
 
     async def _remove_stale_socket(self) -> None:

@@ -6,14 +6,27 @@ a JSON file readable only by its owner (``--key-file``, mode 0600) for CI
 and headless publishers. Keys are looked up by their TUF key id, so the
 public half always comes from the repository's signed root, never from
 here.
+
+Every role has its own key. ``--key-file`` may be given more than once:
+keys are looked up in each file in turn, and new keys are placed by role
+(:meth:`KeyStores.place`), so the root (and targets) keys can live in a
+file kept offline, given only when they are needed.
+
+A key file is refused inside the repository folder (it would be
+published), when it is a symbolic link, when it or its folder can be
+changed by other users; it is written through an exclusive temporary file
+with a random name, never through a symbolic link.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import stat
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -42,19 +55,40 @@ class FileKeyStore:
     def describe(self) -> str:
         return f"key file {self.path}"
 
-    def _read(self) -> dict[str, str]:
+    def _check_folder(self) -> None:
+        folder = self.path.parent
         try:
-            mode = os.stat(self.path).st_mode
+            mode = os.stat(folder).st_mode
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise ReleaseError(f"cannot use key folder {folder}: {exc.strerror}") from None
+        if os.name == "posix" and mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise ReleaseError(
+                f"key folder {folder} can be changed by other users; keep keys in a folder "
+                f"only you can write to (chmod go-w {folder})"
+            )
+
+    def _read(self) -> dict[str, str]:
+        self._check_folder()
+        try:
+            mode = os.lstat(self.path).st_mode
         except FileNotFoundError:
             return {}
         except OSError as exc:
             raise ReleaseError(f"cannot read key file {self.path}: {exc.strerror}") from None
+        if stat.S_ISLNK(mode):
+            raise ReleaseError(
+                f"key file {self.path} is a symbolic link; give the path of the file itself"
+            )
         if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise ReleaseError(
                 f"key file {self.path} can be read by other users; run: chmod 600 {self.path}"
             )
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(fd, encoding="utf-8") as handle:
+                data = json.loads(handle.read())
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             raise ReleaseError(
                 f"key file {self.path} is not a nodekeeper key file: {exc}"
@@ -81,19 +115,75 @@ class FileKeyStore:
         keys = self._read()
         keys[key.keyid] = key.to_hex()
         text = json.dumps({"keys": keys}, indent=2, sort_keys=True) + "\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
+        folder = self.path.parent
+        tmp: str | None = None
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._check_folder()
+            # mkstemp: a random name opened with O_CREAT|O_EXCL|O_NOFOLLOW and mode 0600,
+            # so nobody can plant a link or a file to be written through.
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.chmod(tmp, 0o600)
+            # rename replaces a link at the destination; it never writes through it.
             os.replace(tmp, self.path)
+            tmp = None
+            _fsync_folder(folder)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise ReleaseError(f"cannot write key file {self.path}: {exc.strerror}") from None
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+
+
+def _fsync_folder(folder: Path) -> None:
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class KeyStores:
+    """Several stores read in turn (online keys, then a file kept offline); new keys go to the first."""
+
+    def __init__(self, stores: Sequence[KeyStore]) -> None:
+        self.stores = list(stores)
+
+    def describe(self) -> str:
+        return ", ".join(store.describe() for store in self.stores)
+
+    def get(self, keyid: str) -> ReleaseKey | None:
+        for store in self.stores:
+            key = store.get(keyid)
+            if key is not None:
+                return key
+        return None
+
+    def put(self, key: ReleaseKey) -> None:
+        self.stores[0].put(key)
+
+    def place(self, role: str) -> KeyStore:
+        """Where a new key of ``role`` is stored: the online keys first, root last.
+
+        Two files: timestamp, snapshot and targets in the first, root in the
+        second. Three: targets in the second, root in the third.
+        """
+        if role == "root":
+            return self.stores[-1]
+        if role == "targets" and len(self.stores) >= 3:
+            return self.stores[1]
+        return self.stores[0]
+
+
+def store_for(keystore: KeyStore, role: str) -> KeyStore:
+    """The store a new key of ``role`` goes to."""
+    return keystore.place(role) if isinstance(keystore, KeyStores) else keystore
 
 
 class KeyringStore:
@@ -143,5 +233,31 @@ def _no_keyring(exc: Exception) -> ReleaseError:
     return ReleaseError(f"the OS keyring cannot be used ({reason}); use --key-file FILE")
 
 
-def open_keystore(key_file: Path | None) -> KeyStore:
-    return FileKeyStore(key_file) if key_file is not None else KeyringStore()
+def open_keystore(
+    key_files: Path | Sequence[Path] | None, repo_dir: Path | None = None
+) -> KeyStore:
+    """The key files given (in order), or the OS keyring when none is.
+
+    A key file inside ``repo_dir`` is refused: everything there is published.
+    """
+    if key_files is None:
+        return KeyringStore()
+    paths = [Path(key_files)] if isinstance(key_files, str | os.PathLike) else list(key_files)
+    if not paths:
+        return KeyringStore()
+    if repo_dir is not None:
+        for path in paths:
+            check_outside(path, repo_dir)
+    stores: list[KeyStore] = [FileKeyStore(path) for path in paths]
+    return stores[0] if len(stores) == 1 else KeyStores(stores)
+
+
+def check_outside(key_file: Path, repo_dir: Path) -> None:
+    """Refuse a key file that would be published with the repository."""
+    key = Path(os.path.abspath(key_file)).resolve()
+    repo = Path(os.path.abspath(repo_dir)).resolve()
+    if key == repo or repo in key.parents:
+        raise ReleaseError(
+            f"key file {key_file} is inside the repository folder {repo_dir}, whose files "
+            "are published; keep private keys outside it"
+        )

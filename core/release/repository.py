@@ -28,7 +28,7 @@ from tuf.api.serialization.json import JSONSerializer
 
 from nodekeeper.core.release.errors import ReleaseError
 from nodekeeper.core.release.keys import ReleaseKey
-from nodekeeper.core.release.keystore import KeyStore
+from nodekeeper.core.release.keystore import KeyStore, store_for
 from nodekeeper.core.release.publish import TIMESTAMP, Publication, Writer, locked, write_durably
 
 ROLES = ("root", "targets", "snapshot", "timestamp")
@@ -96,9 +96,9 @@ class Repository:
         root.roles["root"].threshold = threshold
         # Keys are stored before anything is published: a repository is useless
         # without them, while an unused stored key is harmless.
-        for keys in roles.values():
+        for role, keys in roles.items():
             for key in keys:
-                keystore.put(key)
+                store_for(keystore, role).put(key)
         repo = cls(
             repo_dir,
             keystore,
@@ -184,14 +184,42 @@ class Repository:
             return self._finish(publication, now, new_targets=True)
 
     def refresh(self, now: datetime) -> list[str]:
-        """Re-sign snapshot and timestamp (and targets/root when close to expiring)."""
+        """Re-sign snapshot and timestamp; targets and root too when close to expiring.
+
+        Root and targets are renewed only where their keys are at hand: a
+        scheduled refresh on a host without them (kept offline) signs
+        timestamp and snapshot alone; :meth:`expiry_warnings` says what is
+        left to renew.
+        """
         with locked(self.repo_dir):
             self._check_unchanged()
             publication = Publication(self.repo_dir, writer=self.writer)
-            if self.root.signed.expires - now < RENEW_WITHIN["root"]:
+            if self._due("root", now) and self.has_keys("root"):
                 self._new_root(publication, now, previous_root=None)
-            renew_targets = self.targets.signed.expires - now < RENEW_WITHIN["targets"]
+            renew_targets = self._due("targets", now) and self.has_keys("targets")
             return self._finish(publication, now, new_targets=renew_targets)
+
+    def _due(self, role: str, now: datetime) -> bool:
+        signed = self.root.signed if role == "root" else self.targets.signed
+        return signed.expires - now < RENEW_WITHIN[role]
+
+    def has_keys(self, role: str) -> bool:
+        """Whether the key store holds enough of ``role``'s keys to sign it."""
+        delegation = self.root.signed.roles[role]
+        found = sum(1 for keyid in delegation.keyids if self.keystore.get(keyid) is not None)
+        return found >= delegation.threshold
+
+    def expiry_warnings(self, now: datetime) -> list[str]:
+        """Root or targets close to expiring whose keys are not at hand, in words."""
+        warnings = []
+        for role in ("root", "targets"):
+            if self._due(role, now) and not self.has_keys(role):
+                signed = self.root.signed if role == "root" else self.targets.signed
+                warnings.append(
+                    f"the {role} metadata expires on {signed.expires:%Y-%m-%d}; run release "
+                    f"refresh with the {role} key (--key-file FILE where it is kept) before then"
+                )
+        return warnings
 
     def renew_online(self, now: datetime) -> list[str] | None:
         """Re-sign timestamp and snapshot once half their validity is gone; never root.
@@ -200,7 +228,7 @@ class Repository:
         is fresh enough (nothing written). Only the online keys are needed.
         """
         half = {role: self.expiry[role] / 2 for role in ("timestamp", "snapshot")}
-        renew_targets = self.targets.signed.expires - now < RENEW_WITHIN["targets"]
+        renew_targets = self._due("targets", now) and self.has_keys("targets")
         if (
             self.timestamp.signed.expires - now >= half["timestamp"]
             and self.snapshot.signed.expires - now >= half["snapshot"]
@@ -213,7 +241,7 @@ class Repository:
             return self._finish(publication, now, new_targets=renew_targets)
 
     def root_expires_soon(self, now: datetime) -> bool:
-        return self.root.signed.expires - now < RENEW_WITHIN["root"]
+        return self._due("root", now)
 
     def rotate_key(self, role: str, now: datetime, *, old_keyid: str | None = None) -> ReleaseKey:
         """Replace one key of ``role``; the new root is signed by old and new root keys."""
@@ -233,7 +261,7 @@ class Repository:
             self._check_unchanged()
             previous_root = Metadata.from_bytes(self.root.to_bytes())
             new_key = ReleaseKey.generate()
-            self.keystore.put(new_key)
+            store_for(self.keystore, role).put(new_key)
             self.root.signed.revoke_key(matches[0], role)
             self.root.signed.add_key(new_key.public_key, role)
             publication = Publication(self.repo_dir, writer=self.writer)

@@ -2,9 +2,11 @@
 
 Production repositories belong on a real web server, CDN or bucket; this
 one exists so ``nodekeeper release serve`` works anywhere Python does. It
-serves files below the repository only, answers byte ranges (so clients
-can resume), and marks everything but ``timestamp.json`` as cacheable
-forever, which consistent snapshots make safe.
+serves the files below ``metadata/`` and ``targets/`` only (whatever else
+sits in the folder, a key file or the mirror's work files, is never
+served, nor anything a link points to outside them), answers byte ranges
+(so clients can resume), and marks everything but ``timestamp.json`` as
+cacheable forever, which consistent snapshots make safe.
 """
 
 from __future__ import annotations
@@ -18,6 +20,17 @@ from pathlib import Path
 from typing import Any
 
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)")
+PUBLISHED = ("metadata", "targets")
+
+
+def is_published(repo_dir: Path, path: Path) -> bool:
+    """Whether ``path`` (already resolved against ``repo_dir``) is a file clients may fetch."""
+    try:
+        real = path.resolve(strict=True)
+    except OSError:
+        return False
+    base = repo_dir.resolve()
+    return real.is_file() and any((base / part) in real.parents for part in PUBLISHED)
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -34,8 +47,17 @@ class _Handler(SimpleHTTPRequestHandler):
         self.send_error(404, "File not found")
         return None
 
+    def send_head(self) -> Any:
+        if not is_published(Path(self.directory), Path(self.translate_path(self.path))):
+            self.send_error(404, "File not found")
+            return None
+        return super().send_head()
+
     def do_GET(self) -> None:
         path = Path(self.translate_path(self.path))
+        if not is_published(Path(self.directory), path):
+            self.send_error(404, "File not found")
+            return
         header = self.headers.get("Range")
         match = _RANGE.fullmatch(header.strip()) if header else None
         if match is None or not path.is_file():

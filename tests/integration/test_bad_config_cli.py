@@ -81,6 +81,29 @@ CASES: list[tuple[str, Callable[[Config], None], str]] = [
         setter("node", "command", ["{binary}", "run"]),
         "node.command",
     ),
+    ("program does not exist", setter("node", "command", ["/nonexistent/node"]), "node.command"),
+    ("program not on PATH", setter("node", "command", ["no-such-node-program"]), "node.command"),
+    (
+        "program not executable",
+        setter("node", "command", [str(REPO / "README.md")]),
+        "node.command",
+    ),
+    ("program is a folder", setter("node", "command", ["/tmp", "run"]), "node.command"),
+    ("workdir missing", setter("node", "workdir", "/nonexistent/folder"), "node.workdir"),
+    ("node id with a typo", setter("updates", "node_id", "1" * 50), "updates.node_id"),
+    ("node id hex too short", setter("updates", "node_id", "ab" * 20), "updates.node_id"),
+    (
+        "initial version not a version",
+        setter("node", "initial_version", "1.2"),
+        "node.initial_version",
+    ),
+    ("logs dir is a file", setter("logs", "dir", str(REPO / "README.md")), "logs.dir"),
+    (
+        "data dir under a file",
+        setter("paths", "data_dir", str(REPO / "README.md" / "d")),
+        "paths.data_dir",
+    ),
+    ("health url with a space", setter("node", "health_url", "http://a b/"), "node.health_url"),
 ]
 
 

@@ -18,6 +18,7 @@ see requests take effect.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
 import time
@@ -25,6 +26,7 @@ from typing import Any
 
 from nodekeeper.core.errors import OperationFailed
 from nodekeeper.core.events import EventBus
+from nodekeeper.core.ipc.admission import Limits
 from nodekeeper.core.ipc.server import ControlServer
 
 
@@ -103,7 +105,14 @@ def publish(bus: EventBus, count: int, pad: int, pause_ms: int) -> None:
 async def main(path: str) -> None:
     bus = EventBus()
     handlers = Handlers(bus)
-    server = ControlServer(path, handlers, bus, instance="fake", core_version="0.1.0")
+    # Short quiet-client timeouts for the tests that wait them out.
+    limits = Limits(
+        hello_timeout=float(os.environ.get("NK_FAKE_HELLO_TIMEOUT", Limits.hello_timeout)),
+        idle_timeout=float(os.environ.get("NK_FAKE_IDLE_TIMEOUT", Limits.idle_timeout)),
+    )
+    server = ControlServer(
+        path, handlers, bus, instance="fake", core_version="0.1.0", limits=limits
+    )
     await server.start()
     print("ready", flush=True)
     loop = asyncio.get_running_loop()

@@ -19,9 +19,9 @@ FAKE_CORE = Path(__file__).with_name("fake_core.py")
 class FakeCore:
     """``fake_core.py`` serving a ControlServer on ``path`` in its own process."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, extra_env: dict[str, str] | None = None) -> None:
         self.path = path
-        env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
         self.process = subprocess.Popen(
             [sys.executable, str(FAKE_CORE), str(path)],
             stdin=subprocess.PIPE,

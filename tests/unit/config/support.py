@@ -65,7 +65,7 @@ def full() -> Data:
             "startup_delay": "0s",
             "probation": "2m",
             "keep_versions": 4,
-            "node_id": "12vha9oTFnerxYRgeQ2BZqoFrLrnmmf5UWTCY2jA77dF1YvWew",
+            "node_id": "1SkB92YpWm4Q2ijQHH34cqbKkCZWszsiQgHVjtNeFExggbYvy",
             "min_free_space": "500MB",
             "allow_http": True,
         },

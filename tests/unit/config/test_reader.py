@@ -126,7 +126,7 @@ def test_http_update_url_is_allowed_only_with_allow_http(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(
-    "node_id", ["12vha9oTFnerxYRgeQ2BZqoFrLrnmmf5UWTCY2jA77dF1YvWew", "00" * 32]
+    "node_id", ["1SkB92YpWm4Q2ijQHH34cqbKkCZWszsiQgHVjtNeFExggbYvy", "00" * 32]
 )
 def test_node_id_accepts_base58_and_hex(tmp_path: Path, node_id: str) -> None:
     data = minimal()
