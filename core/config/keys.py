@@ -21,6 +21,7 @@ from nodekeeper.core.config.schema import (
     MIN_LOG_FILE_SIZE,
     MIN_MEMORY_MAX,
     NO_DEFAULT,
+    NOTIFY_FORMATS,
     STOP_SIGNALS,
     UPDATE_SOURCES,
 )
@@ -233,6 +234,31 @@ def _node_id(node_id: str) -> str:
     return node_id
 
 
+def _notify_format(name: str) -> str:
+    if name not in NOTIFY_FORMATS:
+        raise ValueError(f"unknown format {name!r} (use {', '.join(map(repr, NOTIFY_FORMATS))})")
+    return name
+
+
+_CHAT_ID = re.compile(r"-?[0-9]{1,20}|@[A-Za-z0-9_]{4,64}")
+
+
+def _chat_id(chat_id: str) -> str:
+    if not _CHAT_ID.fullmatch(chat_id):
+        raise ValueError(f"not a Telegram chat id {chat_id!r} (a number or @channelname)")
+    return chat_id
+
+
+_LISTEN = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>[0-9]{1,5})")
+
+
+def _listen(listen: str) -> str:
+    match = _LISTEN.fullmatch(listen)
+    if not match or not 1 <= int(match.group("port")) <= 65535:
+        raise ValueError(f'must be "HOST:PORT" like "127.0.0.1:9101", got {listen!r}')
+    return listen
+
+
 # --- the table ------------------------------------------------------------------
 # Keys are read in this order, so a rule may depend on a key listed above it
 # (``Url(http_if=...)``).
@@ -290,6 +316,11 @@ KEYS: dict[str, dict[str, Rule]] = {
     },
     "notify": {
         "webhook_url": Url(http=True),
+        "format": Text(check=_notify_format),
+        "chat_id": Text(check=_chat_id),
+    },
+    "metrics": {
+        "listen": Text(check=_listen),
     },
     "paths": {
         "data_dir": FilePath(),
