@@ -238,7 +238,12 @@ async def serve(core: Core) -> None:
         )
     notifier = None
     if config.notify.webhook_url:
-        notifier = WebhookNotifier(config.notify.webhook_url, config.instance)
+        notifier = WebhookNotifier(
+            config.notify.webhook_url,
+            config.instance,
+            format=config.notify.format,
+            chat_id=config.notify.chat_id,
+        )
         notifier.start()
         core.bus.subscribe(notifier)
     status_path = config.paths.data_dir / "status.json"
