@@ -234,7 +234,12 @@ async def serve(core: Core) -> None:
         from nodekeeper.core.metrics.endpoint import MetricsEndpoint
 
         endpoint = MetricsEndpoint.start(
-            config.metrics.listen, core.metrics, core.status, config.paths.data_dir, config.source
+            config.metrics.listen,
+            core.metrics,
+            core.status,
+            config.paths.data_dir,
+            config.source,
+            lambda: core.capture.written_lines,
         )
     notifier = None
     if config.notify.webhook_url:

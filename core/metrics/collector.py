@@ -40,6 +40,7 @@ class Readings:
     cpu_seconds: float | None = None
     consecutive_update_failures: int = 0
     last_update_success: float | None = None
+    log_lines: int | None = None
 
 
 def epoch(iso: str | None) -> float | None:
@@ -157,6 +158,12 @@ def status_families(status: Mapping[str, Any], readings: Readings) -> Iterator[M
     yield from _gauge(
         "nodekeeper_log_bytes", "Size of the node's log files.", instance, logs.get("bytes")
     )
+    if readings.log_lines is not None:
+        lines = CounterMetricFamily(
+            "nodekeeper_log_lines", "Node log lines written.", labels=["instance"]
+        )
+        lines.add_metric([instance], float(readings.log_lines))
+        yield lines
     dropped = CounterMetricFamily(
         "nodekeeper_log_dropped_lines", "Node log lines dropped.", labels=["instance"]
     )
@@ -190,11 +197,16 @@ def status_families(status: Mapping[str, Any], readings: Readings) -> Iterator[M
 
 class StatusCollector(Collector):
     def __init__(
-        self, status: Callable[[], Mapping[str, Any]], data_dir: Path, recorder: EventRecorder
+        self,
+        status: Callable[[], Mapping[str, Any]],
+        data_dir: Path,
+        recorder: EventRecorder,
+        log_lines: Callable[[], int] | None = None,
     ) -> None:
         import psutil
 
         self._status = status
+        self._log_lines = log_lines
         self._data_dir = data_dir
         self._recorder = recorder
         self._process = psutil.Process()
@@ -225,5 +237,6 @@ class StatusCollector(Collector):
             cpu_seconds=cpu.user + cpu.system,
             consecutive_update_failures=self._recorder.consecutive_update_failures,
             last_update_success=self._last_success,
+            log_lines=self._log_lines() if self._log_lines is not None else None,
         )
         return list(status_families(status, readings))

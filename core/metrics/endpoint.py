@@ -42,9 +42,10 @@ class MetricsEndpoint:
         status: Callable[[], Mapping[str, Any]],
         data_dir: Path,
         source: Path,
+        log_lines: Callable[[], int] | None = None,
     ) -> MetricsEndpoint:
         registry = recorder.registry
-        registry.register(StatusCollector(status, data_dir, recorder))
+        registry.register(StatusCollector(status, data_dir, recorder, log_lines))
         host, port = split_listen(listen)
         try:
             server, thread = start_http_server(port, host, registry)

@@ -47,7 +47,7 @@ def exported_names() -> set[str]:
                     "progress": {"bytes": 1, "total": 2}},
         "logs": {"bytes": 1, "dropped_lines": 0},
     }  # fmt: skip
-    readings = Readings(1, 2, 3, 4.0, 0, 5.0)
+    readings = Readings(1, 2, 3, 4.0, 0, 5.0, 6)
     text = generate_latest(registry).decode()
     names = {line.split("{")[0] for line in text.splitlines() if not line.startswith("#")}
 

@@ -54,6 +54,7 @@ def test_every_series_carries_the_instance_label(metrics_core: tuple[CoreHarness
     for line in samples:
         assert f'instance="{core.instance}"' in line, line
     assert f'nodekeeper_node_up{{instance="{core.instance}"}} 1.0' in text
+    assert f'nodekeeper_log_lines_total{{instance="{core.instance}"}}' in text
 
 
 def test_a_crash_counts_as_a_restart_by_reason(metrics_core: tuple[CoreHarness, int]) -> None:

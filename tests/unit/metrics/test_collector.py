@@ -48,12 +48,15 @@ def samples(text: str) -> Iterable[str]:
 
 
 def test_every_series_names_the_instance() -> None:
-    text = exposition(Fixed(status(), Readings(free_bytes=10, rss_bytes=5, cpu_seconds=1.5)))
+    text = exposition(
+        Fixed(status(), Readings(free_bytes=10, rss_bytes=5, cpu_seconds=1.5, log_lines=7))
+    )
     assert all('instance="sn1"' in line for line in samples(text))
     assert 'nodekeeper_node_up{instance="sn1"} 1.0' in text
     assert 'nodekeeper_node_last_exit_code{instance="sn1"} 3.0' in text
     assert 'nodekeeper_log_dropped_lines_total{instance="sn1"} 5.0' in text
     assert 'nodekeeper_core_cpu_seconds_total{instance="sn1"} 1.5' in text
+    assert 'nodekeeper_log_lines_total{instance="sn1"} 7.0' in text
 
 
 def test_a_node_below_the_minimum_version_is_flagged() -> None:
