@@ -26,6 +26,7 @@ from nodekeeper.core.config.schema import (
     UPDATE_SOURCES,
 )
 from nodekeeper.core.config.table import Table
+from nodekeeper.core.errors import ConfigError
 from nodekeeper.core.units import format_size
 
 
@@ -135,6 +136,21 @@ class Url(Rule):
     def given(self, t: Table, key: str, earlier: Mapping[str, Any]) -> Any:
         allow_http = self.http or bool(self.http_if and earlier[self.http_if])
         return t.url(key, allow_http=allow_http)
+
+
+@dataclass(frozen=True)
+class SecretUrl(Url):
+    """A URL that may hold a token (webhooks): a problem is told without repeating it."""
+
+    def given(self, t: Table, key: str, earlier: Mapping[str, Any]) -> Any:
+        try:
+            return super().given(t, key, earlier)
+        except ConfigError:
+            schemes = "an http(s)" if self.http else "an https"
+            raise t.error(
+                key,
+                f"must be {schemes} URL with a host (the value is not shown: it may hold a token)",
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -315,7 +331,7 @@ KEYS: dict[str, dict[str, Rule]] = {
         "compress": Flag(),
     },
     "notify": {
-        "webhook_url": Url(http=True),
+        "webhook_url": SecretUrl(http=True),
         "format": Text(check=_notify_format),
         "chat_id": Text(check=_chat_id),
     },

@@ -47,3 +47,13 @@ def test_telegram_needs_a_chat_id() -> None:
         config_from_dict(data(notify={"format": "telegram"}), SOURCE)
     config = config_from_dict(data(notify={"format": "telegram", "chat_id": "-100123"}), SOURCE)
     assert config.notify.chat_id == "-100123"
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://discord.com/api/webhooks/1/TOKEN", "https:///TOKEN", "https://h:99999/TOKEN"]
+)
+def test_a_bad_webhook_url_is_refused_without_repeating_its_token(url: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        config_from_dict(data(notify={"webhook_url": url}), SOURCE)
+    message = str(error.value)
+    assert "notify.webhook_url: must be an http(s) URL" in message and "TOKEN" not in message
