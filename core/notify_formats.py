@@ -20,6 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+__all__ = ["FORMATS", "Outgoing", "describe", "redacted", "render", "summary"]
+
+from nodekeeper.core.config.schema import NOTIFY_FORMATS as FORMATS
 from nodekeeper.core.events import Event
 from nodekeeper.core.throttle import Notification
 
@@ -186,6 +189,9 @@ def render(
         text = (
             f"*{_slack_escape(note.title)}* on {_slack_escape(where)}: {_slack_escape(note.text)}"
         )
+        # Escaping can grow the text; Slack refuses a section over 3000 characters.
+        if len(text) > 3000:
+            text = text[:2999].rsplit("&", 1)[0] + "…"
         return _json(
             {
                 "text": text,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nodekeeper.core.events import EVENT_KINDS, Event
-from nodekeeper.core.notify_formats import describe, redacted, render, summary
+from nodekeeper.core.notify_formats import FORMATS, describe, redacted, render, summary
 
 SAMPLE_DATA = {
     "node-exited": {"code": 1, "signal": None, "reason": "crashed", "requested": False},
@@ -71,3 +73,33 @@ def test_the_json_format_keeps_the_contract_object_and_adds_who_and_what() -> No
 def test_redacted_urls_keep_only_the_host(url: str) -> None:
     shown = redacted(url)
     assert "TOKEN" not in shown and shown.startswith("https://")
+
+
+@given(reason=st.text(max_size=3000), fmt=st.sampled_from(FORMATS))
+def test_any_reason_renders_within_limits_without_markup_escaping_out(
+    reason: str, fmt: str
+) -> None:
+    event = Event("update-failed", {"step": "verify", "version": "1.3.0", "reason": reason})
+    note = describe(event, "sn1")
+    assert note is not None
+    out = render(fmt, note, "host", chat_id="42", event=event)
+    if fmt == "ntfy":
+        out.headers["Title"].encode("latin-1")
+        assert "\n" not in out.body.decode()
+        return
+    body = json.loads(out.body)
+    if fmt == "slack":
+        section = body["blocks"][0]["text"]["text"]
+        assert "<" not in section and ">" not in section and len(section) <= 3000
+    if fmt == "discord":
+        assert len(body["content"]) <= 2000 and body["allowed_mentions"] == {"parse": []}
+    if fmt == "telegram":
+        assert 0 < len(body["text"]) <= 4096
+
+
+def test_escaping_never_pushes_a_slack_section_over_its_limit() -> None:
+    event = Event("update-failed", {"step": "x", "version": "1", "reason": "<&>" * 1000})
+    note = describe(event, "sn1")
+    assert note is not None
+    text = json.loads(render("slack", note, "host").body)["blocks"][0]["text"]["text"]
+    assert len(text) <= 3000 and "<" not in text
