@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, disable_created_metrics, start_http_server
 
 from nodekeeper.core.errors import ConfigError
 from nodekeeper.core.metrics.collector import StatusCollector
@@ -25,6 +25,8 @@ def split_listen(listen: str) -> tuple[str, int]:
 
 
 def new_recorder(instance: str) -> EventRecorder:
+    # *_created series double every counter and no alert or panel reads them.
+    disable_created_metrics()  # type: ignore[no-untyped-call]
     # A registry of its own: the default one carries series without an instance label.
     return EventRecorder(instance, CollectorRegistry())
 

@@ -64,7 +64,8 @@ class EventRecorder:
         return bus.subscribe(self.on_event)
 
     def on_event(self, event: Event) -> None:
-        if event.kind == "node-exited":
+        if event.kind == "node-exited" and event.data.get("reason") != "shutdown":
+            # The core stopping is no restart; every other exit is followed by a start.
             reason = str(event.data.get("reason") or "unknown")
             self._restarts.labels(self.instance, reason).inc()
         elif event.kind == "update-failed":

@@ -20,6 +20,7 @@ from tests.helpers import REPO
 RULES_DIR = REPO / "resources" / "prometheus"
 RULES = RULES_DIR / "nodekeeper-alerts.yml"
 RULES_TEST = RULES_DIR / "nodekeeper-alerts.test.yml"
+CONTRACT = REPO / "docs" / "contract.md"
 DASHBOARD = REPO / "resources" / "grafana" / "nodekeeper-dashboard.json"
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="Debian package prometheus missing")
@@ -42,7 +43,8 @@ def exported_names() -> set[str]:
     recorder.timed(lambda url, timeout: ProbeResult(True))("http://x/", 1.0)
     status = {
         "instance": "sn1",
-        "node": {"state": "running", "version": "1.0.0", "last_exit": {"code": 1}},
+        "node": {"state": "running", "version": "1.0.0", "healthy": True,
+                 "last_exit": {"code": 1}},
         "updates": {"state": "downloading", "last_check": "2026-01-01T00:00:00Z", "minimum": "1.1.0",
                     "progress": {"bytes": 1, "total": 2}},
         "logs": {"bytes": 1, "dropped_lines": 0},
@@ -91,3 +93,17 @@ def test_the_dashboard_is_json_whose_queries_name_exported_series() -> None:
     assert all('instance=~"$instance"' in expr for expr in exprs)
     ids = [panel["id"] for panel in dashboard["panels"]]
     assert len(ids) == len(set(ids))
+
+
+def test_the_contract_lists_exactly_the_exported_series() -> None:
+    text = CONTRACT.read_text(encoding="utf-8")
+    section = text[text.index("### Metrics") :]
+    section = section[: section.index("\n## ")]
+    listed = set(METRIC.findall(section))
+    # A histogram is listed once by its name; the exposition adds its parts.
+    exported = {
+        re.sub(r"_(bucket|count|sum)$", "", name)
+        for name in exported_names()
+        if not name.endswith("_created")
+    }
+    assert listed == exported
