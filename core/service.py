@@ -15,7 +15,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nodekeeper.core import __version__
 from nodekeeper.core.config import Config
@@ -32,6 +32,7 @@ from nodekeeper.core.platform import Platform, current_platform, sdnotify
 from nodekeeper.core.platform.stop_signals import on_stop_request
 from nodekeeper.core.rollout_id import resolve_rollout_id
 from nodekeeper.core.state import State, StateStore
+from nodekeeper.core.supervise.health import probe
 from nodekeeper.core.supervise.pidfile import PidFile
 from nodekeeper.core.supervise.spawn import LaunchPlan
 from nodekeeper.core.supervise.supervisor import Supervisor
@@ -41,6 +42,9 @@ from nodekeeper.core.update.smoke import read_version
 from nodekeeper.core.update.sources.factory import open_source
 from nodekeeper.core.update.store import VersionStore
 from nodekeeper.core.update.updater import Updater
+
+if TYPE_CHECKING:
+    from nodekeeper.core.metrics.recorder import EventRecorder
 
 _log = logging.getLogger(__name__)
 
@@ -100,6 +104,8 @@ class Core:
     changes: StatusChanges
     # Where the rollout node id came from (status: updates.node_id_source).
     node_id_source: str = "random"
+    # Set when [metrics] listen is: the endpoint serves it (core/metrics/).
+    metrics: EventRecorder | None = None
 
     # -- what the status object and the control socket show --------------------
 
@@ -228,9 +234,26 @@ async def serve(core: Core) -> None:
         limits=Limits.for_open_files(raise_open_file_limit()),
     )
     await server.start()
+    endpoint = None
+    if core.metrics is not None and config.metrics.listen:
+        from nodekeeper.core.metrics.endpoint import MetricsEndpoint
+
+        endpoint = MetricsEndpoint.start(
+            config.metrics.listen,
+            core.metrics,
+            core.status,
+            config.paths.data_dir,
+            config.source,
+            lambda: core.capture.written_lines,
+        )
     notifier = None
     if config.notify.webhook_url:
-        notifier = WebhookNotifier(config.notify.webhook_url, config.instance)
+        notifier = WebhookNotifier(
+            config.notify.webhook_url,
+            config.instance,
+            format=config.notify.format,
+            chat_id=config.notify.chat_id,
+        )
         notifier.start()
         core.bus.subscribe(notifier)
     status_path = config.paths.data_dir / "status.json"
@@ -254,6 +277,8 @@ async def serve(core: Core) -> None:
     write_json_atomic(status_path, core.status())
     if notifier is not None:
         await loop.run_in_executor(None, notifier.close)
+    if endpoint is not None:
+        endpoint.close()
 
 
 def build_core(config: Config) -> Core:
@@ -276,6 +301,12 @@ def build_core(config: Config) -> Core:
     except UpdateError as exc:
         raise ConfigError(f"{config.source}: updates: {exc}") from None
     changes = StatusChanges()
+    recorder = None
+    if config.metrics.listen:
+        from nodekeeper.core.metrics.endpoint import new_recorder
+
+        recorder = new_recorder(config.instance)
+        recorder.subscribe(bus)
     supervisor = Supervisor(
         config.node,
         config.limits,
@@ -286,6 +317,7 @@ def build_core(config: Config) -> Core:
         bus=bus,
         stdio=capture,
         on_change=changes.touch,
+        health_probe=recorder.timed(probe) if recorder else probe,
     )
     rollout_id = resolve_rollout_id(config, states)
     updater = Updater(
@@ -309,4 +341,5 @@ def build_core(config: Config) -> Core:
         updater,
         changes,
         rollout_id.source,
+        recorder,
     )

@@ -51,6 +51,20 @@ class IconState(StrEnum):
 _SEVERITY = {IconState.ERROR: 3, IconState.ATTENTION: 2, IconState.BUSY: 1, IconState.OK: 0}
 
 
+@dataclass(frozen=True)
+class UpdateProgress:
+    """An update being downloaded: the version and how far (0-100)."""
+
+    version: str | None
+    percent: int
+
+
+def _percent(done: object, total: object) -> int | None:
+    if not isinstance(done, int) or not isinstance(total, int) or total <= 0:
+        return None
+    return max(0, min(100, done * 100 // total))
+
+
 class Connection(StrEnum):
     CONNECTING = "connecting"
     CONNECTED = "connected"
@@ -72,6 +86,8 @@ class NodeStatus:
     suggested: str | None
     last_error: str | None
     logs_dir: str | None
+    # updates.progress while downloading: percent of the artifact.
+    download_percent: int | None = None
 
 
 def _field(obj: Mapping[str, Any], key: str, types: type | tuple[type, ...], where: str) -> Any:
@@ -122,7 +138,15 @@ def parse_status(obj: object) -> NodeStatus:
         suggested=_optional(updates, "suggested", str, "updates."),
         last_error=_optional(updates, "last_error", str, "updates."),
         logs_dir=_optional(logs, "dir", str, "logs."),
+        download_percent=_download_percent(updates),
     )
+
+
+def _download_percent(updates: Mapping[str, Any]) -> int | None:
+    progress = updates.get("progress")
+    if not isinstance(progress, Mapping):
+        return None
+    return _percent(progress.get("bytes"), progress.get("total"))
 
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
@@ -153,6 +177,11 @@ class InstanceModel:
     can_control: bool = False
     status: NodeStatus | None = None
     dashboard_url: str = ""
+    # An update in progress (from update-* events and the status).
+    progress: UpdateProgress | None = None
+    # Why the last update failed or was rolled back, kept after the status
+    # moves on (the status only shows the last check's error).
+    last_failure: str | None = None
 
     def connected(self, hello: Mapping[str, Any], now: float) -> InstanceModel:
         name = hello.get("instance")
@@ -170,14 +199,47 @@ class InstanceModel:
         return replace(self, connection=Connection.UNREACHABLE, since=now)
 
     def with_status(self, status: NodeStatus) -> InstanceModel:
-        return replace(self, status=status, name=status.instance or self.name)
+        progress = self.progress
+        if status.updates_state not in _BUSY_UPDATE_STATES:
+            progress = None
+        elif status.download_percent is not None:
+            version = progress.version if progress is not None else None
+            progress = UpdateProgress(version, status.download_percent)
+        return replace(self, status=status, name=status.instance or self.name, progress=progress)
 
     def with_event(self, kind: str, data: Mapping[str, Any]) -> InstanceModel:
         """Apply what an event tells directly; the caller refreshes the full status too."""
-        if self.status is None:
-            return self
+        model = self._with_update_event(kind, data)
+        if model.status is None:
+            return model
         if kind == "updates-toggled" and isinstance(data.get("enabled"), bool):
-            return replace(self, status=replace(self.status, updates_enabled=data["enabled"]))
+            return replace(model, status=replace(model.status, updates_enabled=data["enabled"]))
+        return model
+
+    def _with_update_event(self, kind: str, data: Mapping[str, Any]) -> InstanceModel:
+        if kind == "update-started":
+            return replace(self, progress=UpdateProgress(_text(data, "to"), 0))
+        if kind == "update-progress":
+            percent = _percent(data.get("bytes"), data.get("total"))
+            version = _text(data, "version")
+            if version is None and self.progress is not None:
+                version = self.progress.version
+            return replace(self, progress=UpdateProgress(version, percent or 0))
+        if kind == "update-installed":
+            return replace(self, progress=None)
+        if kind == "update-failed":
+            version = _text(data, "version")
+            text = f"update to {version} failed" if version else "update failed"
+            reason = _text(data, "reason")
+            return replace(
+                self, progress=None, last_failure=text + (f": {reason}" if reason else "")
+            )
+        if kind == "rolled-back":
+            text = f"rolled back from {_text(data, 'from')} to {_text(data, 'to')}"
+            reason = _text(data, "reason")
+            return replace(
+                self, progress=None, last_failure=text + (f": {reason}" if reason else "")
+            )
         return self
 
     @property
@@ -236,6 +298,10 @@ def status_line(model: InstanceModel) -> str:
         return "Connecting…"
     version = f"v{s.node_version.removeprefix('v')}" if s.node_version else "version unknown"
     line = f"Node {version} — {s.node_state}"
+    if model.progress is not None:
+        target = model.progress.version
+        to = f" to v{target.removeprefix('v')}" if target else ""
+        return f"{line}, updating{to}: {model.progress.percent} %"
     if s.node_state is NodeState.RUNNING and s.uptime_s is not None:
         line += f", up {format_uptime(s.uptime_s)}"
     return line
@@ -272,6 +338,8 @@ def tooltip(models: Sequence[InstanceModel]) -> str:
         if reason:
             line += f" ({reason})"
         lines.append(f"{m.name}: {line}" if len(models) > 1 else line)
+        if m.last_failure:
+            lines.append(f"  last problem: {m.last_failure}")
     return "\n".join(lines)
 
 
@@ -290,6 +358,10 @@ READ_ONLY_HINT = (
 )
 
 
+def _last_problem(model: InstanceModel) -> str:
+    return f"Last problem: {model.last_failure}" if model.last_failure else ""
+
+
 def instance_items(model: InstanceModel) -> list[MenuItem]:
     """The per-instance part of the menu, top to bottom."""
     connected = model.connection is Connection.CONNECTED and model.status is not None
@@ -302,7 +374,10 @@ def instance_items(model: InstanceModel) -> list[MenuItem]:
     )
     return [
         MenuItem(
-            "status", status_line(model), enabled=False, tooltip=attention_reason(model) or ""
+            "status",
+            status_line(model),
+            enabled=False,
+            tooltip=attention_reason(model) or _last_problem(model),
         ),
         MenuItem("updates", updates_text, control, True, enabled, hint),
         MenuItem("check", "Check for updates now", control, tooltip=hint),

@@ -21,10 +21,12 @@ from nodekeeper.core.config.schema import (
     MIN_LOG_FILE_SIZE,
     MIN_MEMORY_MAX,
     NO_DEFAULT,
+    NOTIFY_FORMATS,
     STOP_SIGNALS,
     UPDATE_SOURCES,
 )
 from nodekeeper.core.config.table import Table
+from nodekeeper.core.errors import ConfigError
 from nodekeeper.core.units import format_size
 from nodekeeper.core.update.nodeid import NodeIdError, node_id_bytes
 
@@ -138,6 +140,21 @@ class Url(Rule):
 
 
 @dataclass(frozen=True)
+class SecretUrl(Url):
+    """A URL that may hold a token (webhooks): a problem is told without repeating it."""
+
+    def given(self, t: Table, key: str, earlier: Mapping[str, Any]) -> Any:
+        try:
+            return super().given(t, key, earlier)
+        except ConfigError:
+            schemes = "an http(s)" if self.http else "an https"
+            raise t.error(
+                key,
+                f"must be {schemes} URL with a host (the value is not shown: it may hold a token)",
+            ) from None
+
+
+@dataclass(frozen=True)
 class Strings(Rule):
     """A list of strings, stored as a tuple."""
 
@@ -240,6 +257,31 @@ def _node_id(node_id: str) -> str:
     return node_id
 
 
+def _notify_format(name: str) -> str:
+    if name not in NOTIFY_FORMATS:
+        raise ValueError(f"unknown format {name!r} (use {', '.join(map(repr, NOTIFY_FORMATS))})")
+    return name
+
+
+_CHAT_ID = re.compile(r"-?[0-9]{1,20}|@[A-Za-z0-9_]{4,64}")
+
+
+def _chat_id(chat_id: str) -> str:
+    if not _CHAT_ID.fullmatch(chat_id):
+        raise ValueError(f"not a Telegram chat id {chat_id!r} (a number or @channelname)")
+    return chat_id
+
+
+_LISTEN = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>[0-9]{1,5})")
+
+
+def _listen(listen: str) -> str:
+    match = _LISTEN.fullmatch(listen)
+    if not match or not 1 <= int(match.group("port")) <= 65535:
+        raise ValueError(f'must be "HOST:PORT" like "127.0.0.1:9101", got {listen!r}')
+    return listen
+
+
 # --- the table ------------------------------------------------------------------
 # Keys are read in this order, so a rule may depend on a key listed above it
 # (``Url(http_if=...)``).
@@ -296,7 +338,12 @@ KEYS: dict[str, dict[str, Rule]] = {
         "compress": Flag(),
     },
     "notify": {
-        "webhook_url": Url(http=True),
+        "webhook_url": SecretUrl(http=True),
+        "format": Text(check=_notify_format),
+        "chat_id": Text(check=_chat_id),
+    },
+    "metrics": {
+        "listen": Text(check=_listen),
     },
     "paths": {
         "data_dir": FilePath(),

@@ -24,6 +24,7 @@ from nodekeeper.core.config.schema import (
     Config,
     LimitsConfig,
     LogsConfig,
+    MetricsConfig,
     NodeConfig,
     NotifyConfig,
     PathsConfig,
@@ -71,8 +72,9 @@ def config_from_dict(
     updates = _updates(*read_section(top, "updates"))
     path_config = _paths(*read_section(top, "paths"), defaults)
     logs = _logs(*read_section(top, "logs"), path_config.data_dir)
-    notify = NotifyConfig(**read_section(top, "notify")[1])
-    return Config(instance, node, limits, updates, logs, notify, path_config, source)
+    notify = _notify(*read_section(top, "notify"))
+    metrics = MetricsConfig(**read_section(top, "metrics")[1])
+    return Config(instance, node, limits, updates, logs, notify, path_config, source, metrics)
 
 
 def read_section(top: Table, name: str, required: bool = False) -> tuple[Table, dict[str, Any]]:
@@ -116,6 +118,12 @@ def _logs(t: Table, v: dict[str, Any], data_dir: Path) -> LogsConfig:
     if v["dir"] is None:
         v["dir"] = data_dir / "logs"
     return LogsConfig(**v)
+
+
+def _notify(t: Table, v: dict[str, Any]) -> NotifyConfig:
+    if v["format"] == "telegram" and v["chat_id"] is None:
+        raise t.error("chat_id", "required when notify.format is 'telegram'")
+    return NotifyConfig(**v)
 
 
 def _paths(t: Table, v: dict[str, Any], defaults: paths.DefaultPaths) -> PathsConfig:

@@ -31,6 +31,8 @@ DEFAULT_UPDATE_SOURCE = "storj"
 DEFAULT_UPDATE_URLS = {"storj": "https://version.storj.io", "github": "https://api.github.com"}
 MIN_MEMORY_MAX = 16 * MiB
 MIN_LOG_FILE_SIZE = 4096
+# What [notify] format can render (core/notifications/formats.py).
+NOTIFY_FORMATS = ("json", "discord", "slack", "telegram", "ntfy", "gotify")
 
 # Signals the supervisor can send on every POSIX system it runs on; CTRL_*
 # are the Windows console events.
@@ -106,6 +108,13 @@ class LogsConfig:
 @dataclass(frozen=True)
 class NotifyConfig:
     webhook_url: str | None = None
+    format: str | None = None  # None: the event object as JSON
+    chat_id: str | None = None  # telegram only: where sendMessage posts
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    listen: str | None = None  # "HOST:PORT"; no endpoint when unset
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,7 @@ class Config:
     notify: NotifyConfig
     paths: PathsConfig
     source: Path  # the file this was read from (not a key)
+    metrics: MetricsConfig = MetricsConfig()
 
 
 # The file's tables, in the order they are read and written.
@@ -134,6 +144,7 @@ SECTIONS: dict[str, type] = {
     "updates": UpdatesConfig,
     "logs": LogsConfig,
     "notify": NotifyConfig,
+    "metrics": MetricsConfig,
     "paths": PathsConfig,
 }
 

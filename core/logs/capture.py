@@ -95,6 +95,11 @@ class LogCapture:
             write_ends.append(write_fd)
         return write_ends[0], write_ends[1]
 
+    @property
+    def written_lines(self) -> int:
+        """Node log lines written so far (for metrics; not in the status object)."""
+        return self._writer.written_lines
+
     def status(self) -> dict[str, object]:
         return {
             "dir": str(self._dir),

@@ -112,6 +112,8 @@ class LogWriter:
         self._episode_lines = 0
         self._episode_reasons: list[str] = []
         self._dropped_total = 0
+        # Node lines written so far; only the writer thread adds to it (metrics read it).
+        self.written_lines = 0
 
         self._fd: int | None = None
         self._size = 0
@@ -242,6 +244,7 @@ class LogWriter:
             except _WriteFailed as failure:
                 raise _WriteFailed(failure.reason, data.count(b"\n")) from None
             self._write_lines(data)
+            self.written_lines += data.count(b"\n")
         except _WriteFailed as failure:
             with self._cond:
                 first = self._episode_lines == 0

@@ -1,7 +1,7 @@
 """An idle core does not load the HTTP and TUF libraries; the health probe stays light.
 
-requests, urllib3 and tuf cost memory in every core, so they load with the
-first update check or webhook, never with the service or the health probe.
+requests, urllib3, tuf and prometheus-client cost memory in every core, so they load with the
+first update check, webhook or metrics endpoint, never with the service or the health probe.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("requests", "urllib3", "tuf", "nacl")
+HEAVY = ("requests", "urllib3", "tuf", "nacl", "prometheus_client")
 
 SCRIPT = f"""
 import sys
