@@ -128,8 +128,31 @@ class Core:
         return {**self.updater.status(), "node_id_source": self.node_id_source}
 
     async def handle_restart_node(self) -> dict[str, Any]:
+        if self.supervisor.held_by_operator:
+            raise OperationFailed(
+                "the node is stopped by the operator; 'nodekeeper start' starts it again"
+            )
         await self.supervisor.restart()
         return {"restarting": True}
+
+    async def handle_stop_node(self) -> dict[str, Any]:
+        if self.updater.busy():
+            raise OperationFailed(
+                f"an update is in progress ({self.updater.status()['state']}); "
+                "try again when it is done"
+            )
+        # Persisted first: a core restarted during the stop keeps the node stopped.
+        self.states.update(stopped_by_operator=True)
+        _log.info("node stopped by the operator; it stays stopped until 'nodekeeper start'")
+        await self.supervisor.stop_by_operator()
+        return self.supervisor.status()
+
+    async def handle_start_node(self) -> dict[str, Any]:
+        self.states.update(stopped_by_operator=False)
+        if self.supervisor.held_by_operator:
+            _log.info("node started again by the operator")
+        await self.supervisor.start_by_operator()
+        return self.supervisor.status()
 
     async def handle_logs_tail(self, lines: int) -> list[str]:
         return await asyncio.get_running_loop().run_in_executor(None, self.capture.tail, lines)
@@ -146,6 +169,8 @@ def control_handlers(core: Core) -> dict[str, Handler]:
         "check_now": core.handle_check_now,
         "restart_node": core.handle_restart_node,
         "logs_tail": core.handle_logs_tail,
+        "stop_node": core.handle_stop_node,
+        "start_node": core.handle_start_node,
     }
 
 
@@ -281,7 +306,10 @@ def build_core(config: Config) -> Core:
         bus=bus,
         stdio=capture,
         on_change=changes.touch,
+        held_by_operator=states.load().stopped_by_operator,
     )
+    if supervisor.held_by_operator:
+        _log.warning("the node stays stopped: stopped by the operator ('nodekeeper start')")
     rollout_id = resolve_rollout_id(config, states)
     updater = Updater(
         config,

@@ -72,6 +72,8 @@ class NodeStatus:
     suggested: str | None
     last_error: str | None
     logs_dir: str | None
+    # Extension: the operator stopped the node for maintenance (node.state "stopped").
+    stopped_by_operator: bool = False
 
 
 def _field(obj: Mapping[str, Any], key: str, types: type | tuple[type, ...], where: str) -> Any:
@@ -122,6 +124,7 @@ def parse_status(obj: object) -> NodeStatus:
         suggested=_optional(updates, "suggested", str, "updates."),
         last_error=_optional(updates, "last_error", str, "updates."),
         logs_dir=_optional(logs, "dir", str, "logs."),
+        stopped_by_operator=_optional(node, "stopped_by_operator", bool, "node.") is True,
     )
 
 
@@ -235,10 +238,15 @@ def status_line(model: InstanceModel) -> str:
     if s is None:
         return "Connecting…"
     version = f"v{s.node_version.removeprefix('v')}" if s.node_version else "version unknown"
-    line = f"Node {version} — {s.node_state}"
+    state = "stopped by operator" if _stopped_by_operator(s) else str(s.node_state)
+    line = f"Node {version} — {state}"
     if s.node_state is NodeState.RUNNING and s.uptime_s is not None:
         line += f", up {format_uptime(s.uptime_s)}"
     return line
+
+
+def _stopped_by_operator(s: NodeStatus) -> bool:
+    return s.stopped_by_operator and s.node_state is NodeState.STOPPED
 
 
 def attention_reason(model: InstanceModel) -> str | None:
@@ -247,6 +255,8 @@ def attention_reason(model: InstanceModel) -> str | None:
     if s is None or model.connection is not Connection.CONNECTED:
         return None
     node = STATES[s.node_state]
+    if _stopped_by_operator(s):
+        return "the node is stopped by the operator; 'nodekeeper start' starts it"
     if node.severity is Severity.ATTENTION:
         return node.wording
     if model.below_minimum:

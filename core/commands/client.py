@@ -236,6 +236,8 @@ def format_status(status: Mapping[str, Any], socket: str) -> str:
 
     uptime = node.get("uptime_s")
     node_bits = [_text(node.get("state"))]
+    if node.get("stopped_by_operator") is True:
+        node_bits[0] += " by operator ('nodekeeper start' starts it)"
     node_bits.append(f"version {_text(node.get('version'), 'unknown')}")
     if node.get("pid") is not None:
         node_bits.append(f"pid {_text(node.get('pid'))}")

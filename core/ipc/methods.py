@@ -185,6 +185,23 @@ METHODS: Mapping[str, Method] = _table(
         cli=Cli("restart", "restart the node", done="node restart requested"),
         menu=MenuAction("restart", "could not restart the node"),
     ),
+    Method(
+        "stop_node",
+        "stop the node for maintenance and keep it stopped, across core restarts, "
+        "until start_node; updates wait meanwhile",
+        changes_state=True,
+        cli=Cli(
+            "stop",
+            "stop the node (not the core) until 'nodekeeper start'",
+            done="node stopped by operator; 'nodekeeper start' starts it again",
+        ),
+    ),
+    Method(
+        "start_node",
+        "end the operator's maintenance stop: the node starts again",
+        changes_state=True,
+        cli=Cli("start", "start the node again after 'nodekeeper stop'", done="node started"),
+    ),
 )
 
 

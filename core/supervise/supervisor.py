@@ -64,6 +64,7 @@ class Supervisor:
         clock: Clock | None = None,
         health_probe: Probe = probe,
         on_change: Callable[[], None] = lambda: None,
+        held_by_operator: bool = False,
     ) -> None:
         self._node = node
         self._limits = limits
@@ -84,7 +85,7 @@ class Supervisor:
         self._restarts = 0
         self._last_exit: dict[str, Any] | None = None
         self._delay = 0.0  # before the restart that the current wait leads to
-        self._requests = Requests()
+        self._requests = Requests(held_by_operator=held_by_operator)
         self._looping = False  # run() is in its loop
         self._wake = asyncio.Event()  # set with every request
         self._changed = asyncio.Event()
@@ -111,6 +112,24 @@ class Supervisor:
         """End a hold: the node starts again."""
         self._requests.hold_reason = None
         self._wake.set()
+
+    async def stop_by_operator(self) -> None:
+        """Stop the node for maintenance; it stays stopped, whatever else asks, until
+        :meth:`start_by_operator`."""
+        self._requests.held_by_operator = True
+        self._wake.set()
+        await self._until(
+            lambda: self._over() or (self._run is None and self._state is NodeState.STOPPED)
+        )
+
+    async def start_by_operator(self) -> None:
+        """End the operator's maintenance stop: the node starts unless an update still holds it."""
+        self._requests.held_by_operator = False
+        self._wake.set()
+
+    @property
+    def held_by_operator(self) -> bool:
+        return self._requests.held_by_operator
 
     async def wait_until_healthy(self, timeout: float) -> bool:
         """True once the node runs and answers its health checks; False after ``timeout``."""
@@ -139,6 +158,8 @@ class Supervisor:
             "restarts": self._restarts,
             "healthy": bool(run and run.healthy),
             "last_exit": self._last_exit,
+            # Extension: the operator's maintenance stop (node.state is then "stopped").
+            "stopped_by_operator": self._requests.held_by_operator,
         }
 
     def _healthy(self) -> bool:

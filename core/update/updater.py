@@ -218,6 +218,13 @@ class Updater:
                         "reason": decision.reason,
                     },
                 )
+        elif decision.action in ("update", "rollback") and self._held_by_operator():
+            # Nothing is installed while the operator keeps the node stopped (disk moves):
+            # the check still reports, and the next check after `start` installs.
+            decision = dataclasses.replace(
+                decision, reason=f"{decision.reason}; waits: the node is stopped by the operator"
+            )
+            _log.info("update to %s waits: the node is stopped by the operator", decision.target)
         elif decision.action in ("update", "rollback") and decision.target is not None:
             work = self._apply(decision, channel)
             if background:
@@ -225,6 +232,13 @@ class Updater:
             else:
                 await work
         return decision
+
+    def _held_by_operator(self) -> bool:
+        return self._node.status().get("stopped_by_operator") is True
+
+    def busy(self) -> bool:
+        """True while an update or rollback is being installed or on probation."""
+        return self._busy.locked() or self._state in ("installing", "probation", "rolling-back")
 
     def _fail(self, message: str, during: str, version: str | None = None) -> None:
         self._last_error = message

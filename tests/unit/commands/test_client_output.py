@@ -126,3 +126,9 @@ def test_decisions_read_as_sentences(decision: dict[str, Any], text: str) -> Non
 )
 def test_malformed_decisions_are_named(decision: Any) -> None:
     assert decision_problem(decision)
+
+
+def test_a_stop_by_the_operator_is_said_with_how_to_end_it() -> None:
+    node = {**STATUS["node"], "state": "stopped", "stopped_by_operator": True}
+    text = format_status({**STATUS, "node": node}, "/run/x.sock")
+    assert "node      stopped by operator ('nodekeeper start' starts it), version 1.2.3" in text

@@ -138,6 +138,12 @@ class Handlers:
     async def restart_node(self) -> dict[str, Any]:
         return {}
 
+    async def stop_node(self) -> dict[str, Any]:
+        return {}
+
+    async def start_node(self) -> dict[str, Any]:
+        return {}
+
     async def logs_tail(self, lines: int) -> list[str]:
         return []
 

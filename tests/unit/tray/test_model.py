@@ -233,3 +233,13 @@ def test_failing_health_check_needs_attention_only_once_the_node_runs() -> None:
     assert icon_state(starting) is IconState.OK
     running = model(status_with(node__healthy=False))
     assert icon_state(running) is IconState.ATTENTION
+
+
+def test_a_stop_by_the_operator_is_said_in_words() -> None:
+    stopped = model(status_with(node__state="stopped", node__stopped_by_operator=True))
+    assert status_line(stopped) == "Node v1.2.3 — stopped by operator"
+    reason = attention_reason(stopped)
+    assert reason is not None and "stopped by the operator" in reason
+    assert "stopped by operator" in tooltip([stopped])
+    plain = model(status_with(node__state="stopped"))
+    assert status_line(plain) == "Node v1.2.3 — stopped"
