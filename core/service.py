@@ -10,24 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nodekeeper.core import __version__
-from nodekeeper.core.config import Config
+from nodekeeper.core.config import Config, load_config
 from nodekeeper.core.errors import ConfigError, NodekeeperError, OperationFailed
-from nodekeeper.core.events import EventBus
+from nodekeeper.core.events import Event, EventBus
 from nodekeeper.core.fsutil import write_atomic
 from nodekeeper.core.ipc.server import ControlServer, Handler
 from nodekeeper.core.logs.capture import LogCapture
 from nodekeeper.core.notify import WebhookNotifier
 from nodekeeper.core.platform import Platform, current_platform, sdnotify
-from nodekeeper.core.platform.stop_signals import on_stop_request
-from nodekeeper.core.rollout_id import resolve_rollout_id
+from nodekeeper.core.platform.stop_signals import on_reload_request, on_stop_request
+from nodekeeper.core.reload import ReloadPlan, plan_reload
+from nodekeeper.core.rollout_id import RolloutId, resolve_rollout_id
 from nodekeeper.core.state import State, StateStore
 from nodekeeper.core.supervise.pidfile import PidFile
 from nodekeeper.core.supervise.spawn import LaunchPlan
@@ -35,7 +38,7 @@ from nodekeeper.core.supervise.supervisor import Supervisor
 from nodekeeper.core.update.errors import UpdateError
 from nodekeeper.core.update.recovery import recover
 from nodekeeper.core.update.smoke import read_version
-from nodekeeper.core.update.sources.factory import open_source
+from nodekeeper.core.update.sources.factory import ReleaseSource, open_source
 from nodekeeper.core.update.store import VersionStore
 from nodekeeper.core.update.updater import Updater
 
@@ -97,6 +100,10 @@ class Core:
     changes: StatusChanges
     # Where the rollout node id came from (status: updates.node_id_source).
     node_id_source: str = "random"
+    notifier: WebhookNotifier | None = None
+    # Reloaded keys the running node does not have yet (cleared when it next starts).
+    node_restart_pending: tuple[str, ...] = ()
+    _unsubscribe_notifier: Callable[[], None] | None = None
 
     # -- what the status object and the control socket show --------------------
 
@@ -160,6 +167,76 @@ class Core:
     async def handle_check_now(self) -> dict[str, Any]:
         return await self.updater.check_now()
 
+    async def handle_reload(self, restart_node: bool) -> dict[str, Any]:
+        """Read the config file again and apply what can be applied (docs/configuration.md)."""
+        loop = asyncio.get_running_loop()
+        try:
+            new, plan, source, rollout = await loop.run_in_executor(None, self._read_reloaded)
+        except ConfigError as exc:
+            _log.error("reload refused, nothing changed: %s", exc)
+            raise OperationFailed(f"reload refused, nothing changed: {exc}") from None
+        old = self.config
+        pending = self.node_restart_pending
+        pending += tuple(key for key in plan.node_restart if key not in pending)
+        plan = dataclasses.replace(plan, node_restart=pending)
+        self.node_restart_pending = pending
+        # What needs a core restart keeps its running value until then.
+        self.config = dataclasses.replace(
+            new, instance=old.instance, logs=old.logs, paths=old.paths
+        )
+        if new.node != old.node or new.limits != old.limits:
+            resolve = functools.partial(launch_plan, self.config, self.states, self.store)
+            self.supervisor.reconfigure(self.config.node, self.config.limits, resolve)
+        if source is not None and rollout is not None:
+            self.updater.reconfigure(self.config, source=source, node_id=rollout.node_id)
+            self.node_id_source = rollout.source
+        if new.notify != old.notify:
+            await self.replace_notifier()
+        restarted = False
+        if restart_node and plan.node_restart and not self.supervisor.held_by_operator:
+            await self.supervisor.restart()
+            restarted = True
+        _log.info("configuration reloaded: %s", plan.summary(node_restarted=restarted))
+        self.changes.touch()
+        return plan.to_json(node_restarted=restarted)
+
+    def on_event(self, event: Event) -> None:
+        if event.kind == "node-started":
+            self.node_restart_pending = ()
+
+    def _read_reloaded(self) -> tuple[Config, ReloadPlan, ReleaseSource | None, RolloutId | None]:
+        """The new config and what changed; ConfigError when the file cannot be used."""
+        new = load_config(self.config.source)
+        plan = plan_reload(self.config, new)
+        if new.updates == self.config.updates:
+            return new, plan, None, None
+        try:
+            source = open_source(new)
+        except UpdateError as exc:
+            raise ConfigError(f"{new.source}: updates: {exc}") from None
+        return new, plan, source, resolve_rollout_id(new, self.states)
+
+    async def reload_on_signal(self) -> None:
+        """SIGHUP: reload; a bad file is logged, and the core and node carry on as they were."""
+        try:
+            await self.handle_reload(restart_node=False)
+        except OperationFailed:
+            pass  # already logged by handle_reload
+
+    async def replace_notifier(self) -> None:
+        """Start (or stop) the webhook notifier for the current ``[notify]`` section."""
+        old, self.notifier = self.notifier, None
+        if self._unsubscribe_notifier is not None:
+            self._unsubscribe_notifier()
+            self._unsubscribe_notifier = None
+        if old is not None:
+            await asyncio.get_running_loop().run_in_executor(None, old.close)
+        url = self.config.notify.webhook_url
+        if url:
+            self.notifier = WebhookNotifier(url, self.config.instance)
+            self.notifier.start()
+            self._unsubscribe_notifier = self.bus.subscribe(self.notifier)
+
 
 def control_handlers(core: Core) -> dict[str, Handler]:
     """What the core does for each control-socket method (core/ipc/methods.py lists them)."""
@@ -171,6 +248,7 @@ def control_handlers(core: Core) -> dict[str, Handler]:
         "logs_tail": core.handle_logs_tail,
         "stop_node": core.handle_stop_node,
         "start_node": core.handle_start_node,
+        "reload": core.handle_reload,
     }
 
 
@@ -248,11 +326,16 @@ async def serve(core: Core) -> None:
         core_version=__version__,
     )
     await server.start()
-    notifier = None
-    if config.notify.webhook_url:
-        notifier = WebhookNotifier(config.notify.webhook_url, config.instance)
-        notifier.start()
-        core.bus.subscribe(notifier)
+    await core.replace_notifier()
+    # SIGHUP reloads the config file; it never stops the core or the node.
+    reloads: set[asyncio.Task[None]] = set()  # kept referenced until done
+
+    def reload() -> None:
+        task = loop.create_task(core.reload_on_signal(), name="reload")
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    on_reload_request(loop, reload)
     status_path = config.paths.data_dir / "status.json"
     # Created first, so it is listening before the supervisor starts the node.
     systemd = asyncio.create_task(sdnotify.report_to_systemd(core.bus), name="sd_notify")
@@ -272,8 +355,8 @@ async def serve(core: Core) -> None:
     status_writer.cancel()
     await server.close()
     write_json_atomic(status_path, core.status())
-    if notifier is not None:
-        await loop.run_in_executor(None, notifier.close)
+    if core.notifier is not None:
+        await loop.run_in_executor(None, core.notifier.close)
 
 
 def build_core(config: Config) -> Core:
@@ -321,7 +404,7 @@ def build_core(config: Config) -> Core:
         node_id=rollout_id.node_id,
         on_change=changes.touch,
     )
-    return Core(
+    core = Core(
         config,
         platform,
         bus,
@@ -333,3 +416,5 @@ def build_core(config: Config) -> Core:
         changes,
         rollout_id.source,
     )
+    bus.subscribe(core.on_event)
+    return core

@@ -45,7 +45,10 @@ def register(sub: Any) -> None:
 
 
 def _add_param(parser: argparse.ArgumentParser, param: Param) -> None:
-    if param.kind is bool:
+    if param.kind is bool and param.cli_flag:
+        option = "--" + param.name.replace("_", "-")
+        parser.add_argument(option, dest=param.name, action="store_true", help=param.help)
+    elif param.kind is bool:
         parser.add_argument(param.name, choices=SWITCH, help=param.help)
     else:
         parser.add_argument(
@@ -118,7 +121,9 @@ def run_method(method: Method, args: argparse.Namespace) -> int:
 
 
 def _param_value(param: Param, value: Any) -> Any:
-    return value == SWITCH[0] if param.kind is bool else value
+    if param.kind is bool and not param.cli_flag:
+        return value == SWITCH[0]
+    return value
 
 
 def _print_status(args: argparse.Namespace, status: Any, path: str) -> None:
@@ -148,11 +153,21 @@ def _print_decision(args: argparse.Namespace, decision: Any, _path: str) -> None
         print(format_decision(decision))
 
 
+def _print_reload(args: argparse.Namespace, result: Any, _path: str) -> None:
+    if not isinstance(result, dict) or not isinstance(result.get("summary"), str):
+        raise OperationFailed("reload: the core sent an answer without a summary")
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"reloaded: {result['summary']}")
+
+
 # How a command shows its method's answer; others print the table's ``done`` text.
 _PRINTERS: dict[str, Callable[[argparse.Namespace, Any, str], None]] = {
     "status": _print_status,
     "set_updates": _print_updates,
     "check_now": _print_decision,
+    "reload": _print_reload,
 }
 
 

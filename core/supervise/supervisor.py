@@ -89,6 +89,7 @@ class Supervisor:
         self._looping = False  # run() is in its loop
         self._wake = asyncio.Event()  # set with every request
         self._changed = asyncio.Event()
+        self._rewatch = False  # reloaded settings: watch the running node with them
 
     # -- requests (called from the event loop) --------------------------------
 
@@ -126,6 +127,17 @@ class Supervisor:
         """End the operator's maintenance stop: the node starts unless an update still holds it."""
         self._requests.held_by_operator = False
         self._wake.set()
+
+    def reconfigure(
+        self, node: NodeConfig, limits: LimitsConfig, resolve: Callable[[], LaunchPlan]
+    ) -> None:
+        """Reloaded settings: health, restart and stop settings apply now; the command,
+        environment, working folder and limits when the node next starts."""
+        self._node, self._limits, self._resolve = node, limits, resolve
+        self._policy.reconfigure(node)
+        self._rewatch = True
+        if self._run is not None:  # a wake in the restart wait would cut it short
+            self._wake.set()
 
     @property
     def held_by_operator(self) -> bool:
@@ -318,17 +330,8 @@ class Supervisor:
 
     async def _watch(self, run: NodeRun) -> Trigger:
         """Wait until the run ends on its own (CRASHED) or must be stopped (the stop's trigger)."""
-        trouble: asyncio.Future[Unhealthy | OverMemory] = asyncio.ensure_future(
-            watch_run(
-                run,
-                self._node,
-                self._limits,
-                platform=self._platform,
-                clock=self._clock,
-                probe=self._probe,
-                on_health=lambda healthy: self._on_health(run, healthy),
-            )
-        )
+        self._rewatch = False
+        trouble = self._watcher(run)
         try:
             while True:
                 woken = asyncio.ensure_future(self._next_wake())
@@ -345,8 +348,25 @@ class Supervisor:
                     trouble = asyncio.get_running_loop().create_future()
                 if (request := self._requests.pending()) is not None:
                     return request
+                if self._rewatch:
+                    self._rewatch = False
+                    trouble.cancel()
+                    trouble = self._watcher(run)
         finally:
             trouble.cancel()
+
+    def _watcher(self, run: NodeRun) -> asyncio.Future[Unhealthy | OverMemory]:
+        return asyncio.ensure_future(
+            watch_run(
+                run,
+                self._node,
+                self._limits,
+                platform=self._platform,
+                clock=self._clock,
+                probe=self._probe,
+                on_health=lambda healthy: self._on_health(run, healthy),
+            )
+        )
 
     def _troubled(self, run: NodeRun, trouble: Unhealthy | OverMemory) -> Trigger:
         if isinstance(trouble, OverMemory):

@@ -96,6 +96,33 @@ class Updater:
         self._busy = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
+    def reconfigure(self, config: Config, *, source: ReleaseSource, node_id: bytes) -> None:
+        """Use a reloaded ``[updates]`` section from now on (an install under way finishes first).
+
+        The next check keeps its place in the schedule unless the new
+        interval brings it closer.
+        """
+        updates = config.updates
+        old = self._scheduler
+        scheduler = CheckScheduler(
+            updates.interval, updates.jitter, updates.startup_delay, old._rng
+        )
+        scheduler.failures, scheduler.not_before = old.failures, old.not_before
+        if old.next_check is not None:
+            scheduler.next_check = min(old.next_check, self._clock() + scheduler.interval)
+        self._config, self._updates, self._scheduler = config, updates, scheduler
+        self._source, self._node_id = source, node_id
+        self._installer = Installer(
+            self._store,
+            self._downloads,
+            min_free_space=updates.min_free_space,
+            smoke_test=self._installer.smoke_test,
+            sleep=self._sleep,
+        )
+        self._remember_schedule()
+        self._wake.set()  # run() picks up the new next check
+        self._on_change()
+
     # -- what status shows ----------------------------------------------------
 
     def _set_state(self, state: str) -> None:

@@ -94,6 +94,9 @@ class Handlers:
     async def start_node(self) -> dict[str, Any]:
         return {"state": "starting", "stopped_by_operator": False}
 
+    async def reload(self, restart_node: bool) -> dict[str, Any]:
+        return {"summary": "configuration unchanged", "node_restarted": False}
+
     async def logs_tail(self, lines: int) -> list[str]:
         return [f"line {i}" for i in range(max(0, 50 - lines), 50)]
 

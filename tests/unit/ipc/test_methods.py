@@ -25,6 +25,7 @@ def test_the_contract_methods_and_who_may_call_them() -> None:
         "restart_node": True,
         "stop_node": True,
         "start_node": True,
+        "reload": True,
     }
     assert all(name == method.name for name, method in METHODS.items())
 

@@ -69,6 +69,9 @@ class Handlers:
         self.calls.append("start_node")
         return {"state": "starting", "stopped_by_operator": False}
 
+    async def reload(self, restart_node: bool) -> dict[str, Any]:
+        return {"summary": "configuration unchanged", "node_restarted": False}
+
     async def logs_tail(self, lines: int) -> list[str]:
         return self.lines[-lines:] if lines else []
 
@@ -346,4 +349,5 @@ def test_every_method_the_core_answers_needs_a_handler() -> None:
         "restart_node",
         "stop_node",
         "start_node",
+        "reload",
     }
