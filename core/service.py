@@ -45,6 +45,10 @@ from nodekeeper.core.update.updater import Updater
 _log = logging.getLogger(__name__)
 
 STATUS_HEARTBEAT = 10.0
+# After a crash: how long to wait for the node's pipes to drain, and how
+# many log lines to search for its last words.
+EXIT_LINE_WAIT = 2.0
+EXIT_LINES = 5
 STATUS_SETTLE = 0.05
 BINARY_PLACEHOLDER = "{binary}"
 
@@ -101,6 +105,8 @@ class Core:
     # Where the rollout node id came from (status: updates.node_id_source).
     node_id_source: str = "random"
     notifier: WebhookNotifier | None = None
+    # The node's last log line when it last exited, by that exit's time.
+    last_exit_line: tuple[str, str] | None = None
     # Reloaded keys the running node does not have yet (cleared when it next starts).
     node_restart_pending: tuple[str, ...] = ()
     _unsubscribe_notifier: Callable[[], None] | None = None
@@ -109,10 +115,14 @@ class Core:
 
     def status(self) -> dict[str, Any]:
         limits = self.config.limits
+        node = self.supervisor.status()
+        last_exit = node.get("last_exit")
+        if last_exit and self.last_exit_line and self.last_exit_line[0] == last_exit.get("time"):
+            node["last_exit"] = {**last_exit, "last_line": self.last_exit_line[1]}
         return {
             "instance": self.config.instance,
             "core_version": __version__,
-            "node": self.supervisor.status(),
+            "node": node,
             "updates": {**self.updater.status(), "node_id_source": self.node_id_source},
             "logs": self.capture.status(),
             "limits": {
@@ -203,6 +213,24 @@ class Core:
     def on_event(self, event: Event) -> None:
         if event.kind == "node-started":
             self.node_restart_pending = ()
+        elif event.kind == "node-exited" and not event.data.get("requested"):
+            # Published on the loop: read the log's end off it, once the pipes are drained.
+            last_exit = self.supervisor.status().get("last_exit") or {}
+            with contextlib.suppress(RuntimeError):
+                loop = asyncio.get_running_loop()
+                loop.run_in_executor(None, self._remember_last_line, str(last_exit.get("time")))
+
+    def _remember_last_line(self, exit_time: str) -> None:
+        """What the node said last before this exit, for the status sentence."""
+        self.capture.wait_readers(EXIT_LINE_WAIT)
+        try:
+            lines = self.capture.tail(EXIT_LINES)
+        except OSError:
+            return
+        said = [line.strip() for line in lines if line.strip()]
+        if said:
+            self.last_exit_line = (exit_time, said[-1])
+            self.changes.touch()
 
     def _read_reloaded(self) -> tuple[Config, ReloadPlan, ReleaseSource | None, RolloutId | None]:
         """The new config and what changed; ConfigError when the file cannot be used."""

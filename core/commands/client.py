@@ -23,6 +23,7 @@ from typing import Any
 from nodekeeper.core.errors import OperationFailed, UsageError
 from nodekeeper.core.ipc.client import Client
 from nodekeeper.core.ipc.methods import METHODS, Method, Param
+from nodekeeper.core.supervise.words import last_exit_sentence, progress_sentence
 
 DECISION_ACTIONS = ("none", "update", "rollback", "notify")
 # A boolean parameter on the command line: `nodekeeper updates on|off`.
@@ -264,8 +265,11 @@ def format_status(status: Mapping[str, Any], socket: str) -> str:
     if healthy is not None:
         node_bits.append("healthy" if healthy is True else "NOT healthy")
     lines.append("node      " + ", ".join(node_bits))
-    if node.get("last_exit") is not None:
-        lines.append(f"          last exit: {_text(node.get('last_exit'))}")
+    last_exit = node.get("last_exit")
+    if isinstance(last_exit, dict):
+        lines.append(f"          last exit: {last_exit_sentence(last_exit)}")
+    elif last_exit is not None:
+        lines.append(f"          last exit: {_text(last_exit)}")
 
     enabled = updates.get("enabled")
     switch = "on" if enabled is True else "off" if enabled is False else "?"
@@ -282,7 +286,16 @@ def format_status(status: Mapping[str, Any], socket: str) -> str:
         versions.append(f"quarantined {_text(updates.get('quarantined'))}")
     if versions:
         lines.append("          " + ", ".join(versions))
+    progress = progress_sentence(updates)
+    if progress:
+        lines.append(f"          {progress}")
     lines.append(f"          last error: {_text(updates.get('last_error'), 'none')}")
+    failure = updates.get("last_failure")
+    if isinstance(failure, dict) and failure.get("message") != updates.get("last_error"):
+        lines.append(
+            f"          last failure: {_text(failure.get('message'))}"
+            f" ({_text(failure.get('time'))})"
+        )
     if updates.get("node_id_source") is not None:
         lines.append(f"          rollout node id from: {_text(updates.get('node_id_source'))}")
 

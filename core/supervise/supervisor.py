@@ -321,8 +321,12 @@ class Supervisor:
         self._changed_now()
         return run
 
-    def _report_exit(self, pid: int | None, exit_info: ExitInfo) -> None:
+    def _report_exit(
+        self, pid: int | None, exit_info: ExitInfo, ran_s: float | None = None
+    ) -> None:
         self._last_exit = exit_info.last_exit(utc_now_iso())
+        if ran_s is not None:  # extension: how long the run lasted
+            self._last_exit["ran_s"] = round(ran_s, 1)
         self._bus.publish("node-exited", exit_info.event(pid))
         self._changed_now()
 
@@ -393,4 +397,4 @@ class Supervisor:
         _log.log(
             level, "node pid %d ended: %s (%s)", run.pid, exit_info.describe(), exit_info.reason
         )
-        self._report_exit(run.pid, exit_info)
+        self._report_exit(run.pid, exit_info, self._clock.now() - run.started_at)

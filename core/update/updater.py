@@ -88,6 +88,9 @@ class Updater:
         self._state = "idle"
         self._last_check: float | None = states.load().last_check
         self._last_error: str | None = None
+        # The last failure, kept until a different one replaces it: a quiet check
+        # clears last_error (the contract: the current trouble) but not this.
+        self._last_failure: dict[str, str] | None = None
         self._channel: Channel | None = None
         self._candidate = False
         self._progress = DownloadProgress("", lambda data: None)
@@ -146,6 +149,7 @@ class Updater:
             "state": shown,
             "last_check": iso(self._last_check),
             "last_error": self._last_error,
+            "last_failure": self._last_failure,
             "next_check": iso(self._scheduler.next_check),
             "minimum": channel.minimum.version if channel and channel.minimum else None,
             "suggested": channel.suggested.version if channel and channel.suggested else None,
@@ -155,7 +159,13 @@ class Updater:
             "quarantined": list(state.quarantined),
         }
         if self._state == "downloading":
-            result["progress"] = {"bytes": self._progress.done, "total": self._progress.total}
+            progress = self._progress
+            result["progress"] = {
+                "bytes": progress.done,
+                "total": progress.total,
+                "version": progress.version,
+                "percent": progress.done * 100 // progress.total if progress.total else None,
+            }
         return result
 
     # -- the schedule -----------------------------------------------------------
@@ -260,6 +270,9 @@ class Updater:
                 await work
         return decision
 
+    def _remember_failure(self, message: str) -> None:
+        self._last_failure = {"message": message, "time": utc_now_iso()}
+
     def _held_by_operator(self) -> bool:
         return self._node.status().get("stopped_by_operator") is True
 
@@ -269,6 +282,7 @@ class Updater:
 
     def _fail(self, message: str, during: str, version: str | None = None) -> None:
         self._last_error = message
+        self._remember_failure(message)
         self._set_state("error")
         self._on_change()
         _log.error("update %s failed: %s", during, message)
@@ -390,6 +404,7 @@ class Updater:
         await self._node.release()
         self._set_state("idle")
         self._last_error = f"{failed_version} failed probation: {reason}; back on {old}"
+        self._remember_failure(self._last_error)
         self._bus.publish("rolled-back", {"from": failed_version, "to": old, "reason": reason})
 
     def _prune(self) -> None:

@@ -279,3 +279,17 @@ def test_updates_wait_while_the_operator_keeps_the_node_stopped(tmp_path: Path) 
     rig.node.stopped_by_operator = False
     asyncio.run(rig.updater.check())
     assert rig.states.load().current == NEW
+
+
+def test_the_last_failure_outlasts_a_quiet_check_until_another_replaces_it(
+    tmp_path: Path,
+) -> None:
+    rig = make_rig(tmp_path, smoke_fails=True)
+    asyncio.run(rig.updater.check())
+    failure = rig.updater.status()["last_failure"]
+    assert failure is not None and "did not report" in failure["message"]
+    rig.states.update(quarantined=(NEW,))  # the next check is quiet: nothing to do
+    asyncio.run(rig.updater.check())
+    status = rig.updater.status()
+    assert status["last_error"] is None  # the contract's field: the current trouble
+    assert status["last_failure"] == failure
