@@ -4,13 +4,14 @@
 read one, key by key, and sorts every changed key into one of three kinds:
 
 * **live**: the core applies it at once (the update schedule and source,
-  the supervisor's health, restart and stop settings, the webhook);
+  the supervisor's health, restart and stop settings, the node log's
+  rotation, pruning and compression, the webhook);
 * **node restart**: the running node keeps the old value until it next
   starts (its command line, environment, working folder, resource limits,
   which are set when the node process is created); the core restarts it
   only when asked (`reload --restart-node`);
 * **core restart**: fixed for the life of the core (its name, socket,
-  data dir, log files and settings, the executable's name in the version
+  data dir, log folder, the executable's name in the version
   store: open, locked or built into parts that live as long as the core).
 
 Pure: no I/O. A key not listed below needs a core restart, so a key added
@@ -28,7 +29,7 @@ from nodekeeper.core.config.schema import SECTIONS
 
 # Keys whose new value the running core applies at once.
 LIVE_SECTIONS = frozenset({"updates", "notify"})
-LIVE_NODE_KEYS = frozenset(
+LIVE_KEYS = frozenset(
     {
         "node.health_url",
         "node.health_interval",
@@ -41,6 +42,11 @@ LIVE_NODE_KEYS = frozenset(
         "node.crash_loop_window",
         "node.stop_signal",
         "node.stop_timeout",
+        # The node's log; the core's own log keeps them until the core restarts.
+        "logs.max_file_size",
+        "logs.max_total_size",
+        "logs.max_age",
+        "logs.compress",
     }
 )
 # Keys that take effect when the node process is next created.
@@ -94,7 +100,7 @@ class ReloadPlan:
 
 def kind_of(key: str) -> str:
     """``"live"``, ``"node_restart"`` or ``"core_restart"`` for a dotted key."""
-    if key.split(".", 1)[0] in LIVE_SECTIONS or key in LIVE_NODE_KEYS:
+    if key.split(".", 1)[0] in LIVE_SECTIONS or key in LIVE_KEYS:
         return "live"
     if key in NODE_RESTART_KEYS:
         return "node_restart"

@@ -191,9 +191,10 @@ class Core:
         plan = dataclasses.replace(plan, node_restart=pending)
         self.node_restart_pending = pending
         # What needs a core restart keeps its running value until then.
-        self.config = dataclasses.replace(
-            new, instance=old.instance, logs=old.logs, paths=old.paths
-        )
+        logs = dataclasses.replace(new.logs, dir=old.logs.dir)
+        self.config = dataclasses.replace(new, instance=old.instance, logs=logs, paths=old.paths)
+        if logs != old.logs:
+            self.capture.reconfigure(logs)
         if new.node != old.node or new.limits != old.limits:
             resolve = functools.partial(launch_plan, self.config, self.states, self.store)
             self.supervisor.reconfigure(self.config.node, self.config.limits, resolve)

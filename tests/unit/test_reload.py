@@ -79,13 +79,8 @@ def test_instance_socket_data_dir_and_logs_need_a_core_restart(tmp_path: Path) -
         tmp_path / "nodekeeper.toml",
     )
     plan = plan_reload(config(tmp_path), new)
-    assert plan.core_restart == (
-        "instance",
-        "logs.dir",
-        "logs.max_file_size",
-        "paths.data_dir",
-        "paths.socket",
-    )
+    assert plan.core_restart == ("instance", "logs.dir", "paths.data_dir", "paths.socket")
+    assert plan.live == ("logs.max_file_size",)
     assert "needs a core restart: instance, logs.dir" in plan.summary()
 
 
@@ -97,6 +92,8 @@ def test_instance_socket_data_dir_and_logs_need_a_core_restart(tmp_path: Path) -
         ("node.binary_name", "core_restart"),
         ("limits.nice", "node_restart"),
         ("paths.socket", "core_restart"),
+        ("logs.max_age", "live"),
+        ("logs.dir", "core_restart"),
         ("some.future_key", "core_restart"),
     ],
 )

@@ -27,11 +27,12 @@ def test_sighup_reloads_and_leaves_the_node_running(core: CoreHarness) -> None:
     core.node["health_interval"] = "2s"  # live
     core.node["env"] = {"RELOADED": "1"}  # needs a node restart
     core.extra["updates"] = {"interval": "1h", "jitter": "1m"}  # live
+    core.extra["logs"] = {"max_age": "7d"}  # live
     core.write_config()
     os.kill(core.process.pid, signal.SIGHUP)
     wait_until(lambda: any("configuration reloaded" in r for r in reloads(core)), 20, "reload")
     [line] = [r for r in reloads(core) if "configuration reloaded" in r]
-    assert "applied: node.health_interval, updates.interval, updates.jitter" in line
+    assert "applied: node.health_interval, updates.interval, updates.jitter, logs.max_age" in line
     assert "needs a node restart: node.env" in line
 
     time.sleep(1.5)  # a node stopped by the signal would be gone or restarted by now
