@@ -20,7 +20,7 @@ from nodekeeper.core.config import LimitsConfig
 from nodekeeper.core.platform.base import ProcessIdentity
 from nodekeeper.core.supervise.health import ProbeResult
 from nodekeeper.core.supervise.spawn import LaunchPlan
-from tests.unit.supervise.fakes import Harness, IllegalTransitionLog, supervised
+from tests.unit.supervise.fakes import Harness, IllegalTransitionLog, node_config, supervised
 
 FAILING = ProbeResult(False, "HTTP 503")
 
@@ -459,3 +459,25 @@ def test_an_operator_stop_during_the_restart_wait_keeps_the_node_stopped(tmp_pat
         await h.shutdown()
 
     supervised(tmp_path, scenario, health_url=None)
+
+
+def test_reloaded_health_settings_watch_the_running_node_at_once(tmp_path: Path) -> None:
+    async def scenario(h: Harness) -> None:
+        await h.start()
+        await h.clock.advance(0.5)
+        node = h.node
+        h.supervisor.reconfigure(
+            node_config(health_failures=1, health_interval=1.0),
+            LimitsConfig(),
+            lambda: LaunchPlan(("storagenode", "run"), "1.2.3"),
+        )
+        await h.clock.advance(0)
+        assert h.node is node  # reloading does not restart the node
+        h.prober.result = FAILING
+        await h.clock.advance(1.0)  # one failure is now enough
+        assert h.of_kind("node-unhealthy") == [
+            {"pid": node.pid, "detail": "HTTP 503", "failures": 1}
+        ]
+        await h.shutdown()
+
+    supervised(tmp_path, scenario)
