@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nodekeeper.core import __version__
-from nodekeeper.core.config import Config
+from nodekeeper.core.config import Config, load_config
 from nodekeeper.core.config.program import check_node_program
 from nodekeeper.core.errors import ConfigError, NodekeeperError, OperationFailed
-from nodekeeper.core.events import EventBus
+from nodekeeper.core.events import Event, EventBus
 from nodekeeper.core.fsutil import write_atomic
 from nodekeeper.core.ipc.admission import Limits
 from nodekeeper.core.ipc.server import ControlServer, Handler
@@ -29,8 +31,9 @@ from nodekeeper.core.limits import raise_open_file_limit
 from nodekeeper.core.logs.capture import LogCapture
 from nodekeeper.core.notify import WebhookNotifier
 from nodekeeper.core.platform import Platform, current_platform, sdnotify
-from nodekeeper.core.platform.stop_signals import on_stop_request
-from nodekeeper.core.rollout_id import resolve_rollout_id
+from nodekeeper.core.platform.stop_signals import on_reload_request, on_stop_request
+from nodekeeper.core.reload import ReloadPlan, plan_reload
+from nodekeeper.core.rollout_id import RolloutId, resolve_rollout_id
 from nodekeeper.core.state import State, StateStore
 from nodekeeper.core.supervise.health import probe
 from nodekeeper.core.supervise.pidfile import PidFile
@@ -39,7 +42,7 @@ from nodekeeper.core.supervise.supervisor import Supervisor
 from nodekeeper.core.update.errors import UpdateError
 from nodekeeper.core.update.recovery import recover
 from nodekeeper.core.update.smoke import read_version
-from nodekeeper.core.update.sources.factory import open_source
+from nodekeeper.core.update.sources.factory import ReleaseSource, open_source
 from nodekeeper.core.update.store import VersionStore
 from nodekeeper.core.update.updater import Updater
 
@@ -49,6 +52,10 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 
 STATUS_HEARTBEAT = 10.0
+# After a crash: how long to wait for the node's pipes to drain, and how
+# many log lines to search for its last words.
+EXIT_LINE_WAIT = 2.0
+EXIT_LINES = 5
 STATUS_SETTLE = 0.05
 BINARY_PLACEHOLDER = "{binary}"
 
@@ -106,15 +113,25 @@ class Core:
     node_id_source: str = "random"
     # Set when [metrics] listen is: the endpoint serves it (core/metrics/).
     metrics: EventRecorder | None = None
+    notifier: WebhookNotifier | None = None
+    # The node's last log line when it last exited, by that exit's time.
+    last_exit_line: tuple[str, str] | None = None
+    # Reloaded keys the running node does not have yet (cleared when it next starts).
+    node_restart_pending: tuple[str, ...] = ()
+    _unsubscribe_notifier: Callable[[], None] | None = None
 
     # -- what the status object and the control socket show --------------------
 
     def status(self) -> dict[str, Any]:
         limits = self.config.limits
+        node = self.supervisor.status()
+        last_exit = node.get("last_exit")
+        if last_exit and self.last_exit_line and self.last_exit_line[0] == last_exit.get("time"):
+            node["last_exit"] = {**last_exit, "last_line": self.last_exit_line[1]}
         return {
             "instance": self.config.instance,
             "core_version": __version__,
-            "node": self.supervisor.status(),
+            "node": node,
             "updates": {**self.updater.status(), "node_id_source": self.node_id_source},
             "logs": self.capture.status(),
             "limits": {
@@ -137,14 +154,129 @@ class Core:
         return {**self.updater.status(), "node_id_source": self.node_id_source}
 
     async def handle_restart_node(self) -> dict[str, Any]:
+        if self.supervisor.held_by_operator:
+            raise OperationFailed(
+                "the node is stopped by the operator; 'nodekeeper start' starts it again"
+            )
         await self.supervisor.restart()
         return {"restarting": True}
+
+    async def handle_stop_node(self) -> dict[str, Any]:
+        if self.updater.busy():
+            raise OperationFailed(
+                f"an update is in progress ({self.updater.status()['state']}); "
+                "try again when it is done"
+            )
+        # Persisted first: a core restarted during the stop keeps the node stopped.
+        self.states.update(stopped_by_operator=True)
+        _log.info("node stopped by the operator; it stays stopped until 'nodekeeper start'")
+        await self.supervisor.stop_by_operator()
+        return self.supervisor.status()
+
+    async def handle_start_node(self) -> dict[str, Any]:
+        self.states.update(stopped_by_operator=False)
+        if self.supervisor.held_by_operator:
+            _log.info("node started again by the operator")
+        await self.supervisor.start_by_operator()
+        return self.supervisor.status()
 
     async def handle_logs_tail(self, lines: int) -> list[str]:
         return await asyncio.get_running_loop().run_in_executor(None, self.capture.tail, lines)
 
     async def handle_check_now(self) -> dict[str, Any]:
         return await self.updater.check_now()
+
+    async def handle_reload(self, restart_node: bool) -> dict[str, Any]:
+        """Read the config file again and apply what can be applied (docs/configuration.md)."""
+        loop = asyncio.get_running_loop()
+        try:
+            new, plan, source, rollout = await loop.run_in_executor(None, self._read_reloaded)
+        except ConfigError as exc:
+            _log.error("reload refused, nothing changed: %s", exc)
+            raise OperationFailed(f"reload refused, nothing changed: {exc}") from None
+        old = self.config
+        pending = self.node_restart_pending
+        pending += tuple(key for key in plan.node_restart if key not in pending)
+        plan = dataclasses.replace(plan, node_restart=pending)
+        self.node_restart_pending = pending
+        # What needs a core restart keeps its running value until then.
+        logs = dataclasses.replace(new.logs, dir=old.logs.dir)
+        self.config = dataclasses.replace(new, instance=old.instance, logs=logs, paths=old.paths)
+        if logs != old.logs:
+            self.capture.reconfigure(logs)
+        if new.node != old.node or new.limits != old.limits:
+            resolve = functools.partial(launch_plan, self.config, self.states, self.store)
+            self.supervisor.reconfigure(self.config.node, self.config.limits, resolve)
+        if source is not None and rollout is not None:
+            self.updater.reconfigure(self.config, source=source, node_id=rollout.node_id)
+            self.node_id_source = rollout.source
+        if new.notify != old.notify:
+            await self.replace_notifier()
+        restarted = False
+        if restart_node and plan.node_restart and not self.supervisor.held_by_operator:
+            await self.supervisor.restart()
+            restarted = True
+        _log.info("configuration reloaded: %s", plan.summary(node_restarted=restarted))
+        self.changes.touch()
+        return plan.to_json(node_restarted=restarted)
+
+    def on_event(self, event: Event) -> None:
+        if event.kind == "node-started":
+            self.node_restart_pending = ()
+        elif event.kind == "node-exited" and not event.data.get("requested"):
+            # Published on the loop: read the log's end off it, once the pipes are drained.
+            last_exit = self.supervisor.status().get("last_exit") or {}
+            with contextlib.suppress(RuntimeError):
+                loop = asyncio.get_running_loop()
+                loop.run_in_executor(None, self._remember_last_line, str(last_exit.get("time")))
+
+    def _remember_last_line(self, exit_time: str) -> None:
+        """What the node said last before this exit, for the status sentence."""
+        self.capture.wait_readers(EXIT_LINE_WAIT)
+        try:
+            lines = self.capture.tail(EXIT_LINES)
+        except OSError:
+            return
+        said = [line.strip() for line in lines if line.strip()]
+        if said:
+            self.last_exit_line = (exit_time, said[-1])
+            self.changes.touch()
+
+    def _read_reloaded(self) -> tuple[Config, ReloadPlan, ReleaseSource | None, RolloutId | None]:
+        """The new config and what changed; ConfigError when the file cannot be used."""
+        new = load_config(self.config.source)
+        plan = plan_reload(self.config, new)
+        if new.updates == self.config.updates:
+            return new, plan, None, None
+        try:
+            source = open_source(new)
+        except UpdateError as exc:
+            raise ConfigError(f"{new.source}: updates: {exc}") from None
+        return new, plan, source, resolve_rollout_id(new, self.states)
+
+    async def reload_on_signal(self) -> None:
+        """SIGHUP: reload; a bad file is logged, and the core and node carry on as they were."""
+        try:
+            await self.handle_reload(restart_node=False)
+        except OperationFailed:
+            pass  # already logged by handle_reload
+
+    async def replace_notifier(self) -> None:
+        """Start (or stop) the webhook notifier for the current ``[notify]`` section."""
+        old, self.notifier = self.notifier, None
+        if self._unsubscribe_notifier is not None:
+            self._unsubscribe_notifier()
+            self._unsubscribe_notifier = None
+        if old is not None:
+            await asyncio.get_running_loop().run_in_executor(None, old.close)
+        url = self.config.notify.webhook_url
+        if url:
+            notify = self.config.notify
+            self.notifier = WebhookNotifier(
+                url, self.config.instance, format=notify.format, chat_id=notify.chat_id
+            )
+            self.notifier.start()
+            self._unsubscribe_notifier = self.bus.subscribe(self.notifier)
 
 
 def control_handlers(core: Core) -> dict[str, Handler]:
@@ -155,6 +287,9 @@ def control_handlers(core: Core) -> dict[str, Handler]:
         "check_now": core.handle_check_now,
         "restart_node": core.handle_restart_node,
         "logs_tail": core.handle_logs_tail,
+        "stop_node": core.handle_stop_node,
+        "start_node": core.handle_start_node,
+        "reload": core.handle_reload,
     }
 
 
@@ -246,16 +381,16 @@ async def serve(core: Core) -> None:
             config.source,
             lambda: core.capture.written_lines,
         )
-    notifier = None
-    if config.notify.webhook_url:
-        notifier = WebhookNotifier(
-            config.notify.webhook_url,
-            config.instance,
-            format=config.notify.format,
-            chat_id=config.notify.chat_id,
-        )
-        notifier.start()
-        core.bus.subscribe(notifier)
+    await core.replace_notifier()
+    # SIGHUP reloads the config file; it never stops the core or the node.
+    reloads: set[asyncio.Task[None]] = set()  # kept referenced until done
+
+    def reload() -> None:
+        task = loop.create_task(core.reload_on_signal(), name="reload")
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    on_reload_request(loop, reload)
     status_path = config.paths.data_dir / "status.json"
     # Created first, so it is listening before the supervisor starts the node.
     systemd = asyncio.create_task(sdnotify.report_to_systemd(core.bus), name="sd_notify")
@@ -275,8 +410,8 @@ async def serve(core: Core) -> None:
     status_writer.cancel()
     await server.close()
     write_json_atomic(status_path, core.status())
-    if notifier is not None:
-        await loop.run_in_executor(None, notifier.close)
+    if core.notifier is not None:
+        await loop.run_in_executor(None, core.notifier.close)
     if endpoint is not None:
         endpoint.close()
 
@@ -318,7 +453,10 @@ def build_core(config: Config) -> Core:
         stdio=capture,
         on_change=changes.touch,
         health_probe=recorder.timed(probe) if recorder else probe,
+        held_by_operator=states.load().stopped_by_operator,
     )
+    if supervisor.held_by_operator:
+        _log.warning("the node stays stopped: stopped by the operator ('nodekeeper start')")
     rollout_id = resolve_rollout_id(config, states)
     updater = Updater(
         config,
@@ -330,7 +468,7 @@ def build_core(config: Config) -> Core:
         node_id=rollout_id.node_id,
         on_change=changes.touch,
     )
-    return Core(
+    core = Core(
         config,
         platform,
         bus,
@@ -343,3 +481,5 @@ def build_core(config: Config) -> Core:
         rollout_id.source,
         recorder,
     )
+    bus.subscribe(core.on_event)
+    return core

@@ -1,7 +1,8 @@
 """state.json: what the core must remember across restarts (DESIGN.md §7).
 
 The file holds the current and previous version, a pending switch, the
-quarantine, the node ID and the operator's updates on/off choice. It is the
+quarantine, the node ID, the operator's updates on/off choice and the
+operator's maintenance stop. It is the
 pointer that decides which binary runs, so it is only ever replaced
 atomically: write a temporary file in the same folder, fsync it, rename it
 over the old one, fsync the folder. A power cut at any instant leaves the
@@ -41,6 +42,7 @@ _KNOWN_KEYS = frozenset(
         "installed",
         "last_check",
         "next_check",
+        "stopped_by_operator",
     }
 )
 
@@ -72,6 +74,8 @@ class State:
     # The update schedule (epoch seconds), so a restart keeps this node's phase.
     last_check: float | None = None
     next_check: float | None = None
+    # The operator's maintenance stop (`nodekeeper stop`): it outlasts core restarts.
+    stopped_by_operator: bool = False
     # Keys written by a newer nodekeeper of the same schema, kept untouched.
     extra: Mapping[str, Any] = field(default_factory=dict)
     schema: int = SCHEMA
@@ -93,6 +97,9 @@ class State:
             last_check=self.last_check,
             next_check=self.next_check,
         )
+        # Written only when set, so a file without the stop reads the same in older versions.
+        if self.stopped_by_operator:
+            data["stopped_by_operator"] = True
         return data
 
     def to_json(self) -> str:
@@ -122,6 +129,7 @@ class State:
             installed=tuple(data.get("installed", [])),
             last_check=data.get("last_check"),
             next_check=data.get("next_check"),
+            stopped_by_operator=data.get("stopped_by_operator", False),
             extra={k: v for k, v in data.items() if k not in _KNOWN_KEYS},
         )
 
@@ -153,6 +161,10 @@ def _check(state: State) -> None:
     if state.updates_enabled is not None and not isinstance(state.updates_enabled, bool):
         raise ValueError(
             f"'updates_enabled' must be true, false or null, got {state.updates_enabled!r}"
+        )
+    if not isinstance(state.stopped_by_operator, bool):
+        raise ValueError(
+            f"'stopped_by_operator' must be true or false, got {state.stopped_by_operator!r}"
         )
     if state.pending is not None:
         _check_pending(state.pending)

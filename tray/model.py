@@ -10,12 +10,13 @@ touches Qt, sockets or a clock: time is an argument.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
 from nodekeeper.core.supervise.lifecycle import STATES, NodeState, Severity
+from nodekeeper.core.supervise.words import last_exit_sentence, progress_sentence
 from nodekeeper.tray.throttle import UNREACHABLE, Notification
 
 # The node's states, their wording and severity come from the core's lifecycle
@@ -88,6 +89,13 @@ class NodeStatus:
     logs_dir: str | None
     # updates.progress while downloading: percent of the artifact.
     download_percent: int | None = None
+    # Extension: the operator stopped the node for maintenance (node.state "stopped").
+    stopped_by_operator: bool = False
+    # In words: the last exit with the node's last line, a download's progress,
+    # and the last update failure (kept after a quiet check).
+    last_exit: str | None = None
+    progress: str | None = None
+    last_failure: str | None = None
 
 
 def _field(obj: Mapping[str, Any], key: str, types: type | tuple[type, ...], where: str) -> Any:
@@ -139,6 +147,10 @@ def parse_status(obj: object) -> NodeStatus:
         last_error=_optional(updates, "last_error", str, "updates."),
         logs_dir=_optional(logs, "dir", str, "logs."),
         download_percent=_download_percent(updates),
+        stopped_by_operator=_optional(node, "stopped_by_operator", bool, "node.") is True,
+        last_exit=_sentence(last_exit_sentence, node.get("last_exit")),
+        progress=progress_sentence(updates),
+        last_failure=_failure(updates.get("last_failure")),
     )
 
 
@@ -147,6 +159,16 @@ def _download_percent(updates: Mapping[str, Any]) -> int | None:
     if not isinstance(progress, Mapping):
         return None
     return _percent(progress.get("bytes"), progress.get("total"))
+
+
+def _sentence(words: Callable[[Mapping[str, Any]], str], value: Any) -> str | None:
+    return words(value) if isinstance(value, Mapping) else None
+
+
+def _failure(value: Any) -> str | None:
+    if isinstance(value, Mapping) and isinstance(value.get("message"), str):
+        return str(value["message"])
+    return None
 
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
@@ -297,7 +319,8 @@ def status_line(model: InstanceModel) -> str:
     if s is None:
         return "Connecting…"
     version = f"v{s.node_version.removeprefix('v')}" if s.node_version else "version unknown"
-    line = f"Node {version} — {s.node_state}"
+    state = "stopped by operator" if _stopped_by_operator(s) else str(s.node_state)
+    line = f"Node {version} — {state}"
     if model.progress is not None:
         target = model.progress.version
         to = f" to v{target.removeprefix('v')}" if target else ""
@@ -307,13 +330,21 @@ def status_line(model: InstanceModel) -> str:
     return line
 
 
+def _stopped_by_operator(s: NodeStatus) -> bool:
+    return s.stopped_by_operator and s.node_state is NodeState.STOPPED
+
+
 def attention_reason(model: InstanceModel) -> str | None:
     """Why the instance needs attention, in the operator's words (None if it does not)."""
     s = model.status
     if s is None or model.connection is not Connection.CONNECTED:
         return None
     node = STATES[s.node_state]
+    if _stopped_by_operator(s):
+        return "the node is stopped by the operator; 'nodekeeper start' starts it"
     if node.severity is Severity.ATTENTION:
+        if s.last_exit and s.node_state is NodeState.CRASH_LOOPING:
+            return f"{node.wording}; last exit: {s.last_exit}"
         return node.wording
     if model.below_minimum:
         return f"version below the network minimum {s.minimum}"
@@ -338,9 +369,24 @@ def tooltip(models: Sequence[InstanceModel]) -> str:
         if reason:
             line += f" ({reason})"
         lines.append(f"{m.name}: {line}" if len(models) > 1 else line)
-        if m.last_failure:
+        lines.extend("  " + words for words in _details(m, reason))
+        # Events keep the reason even when the core's status does not carry it.
+        if m.last_failure and not (m.status is not None and m.status.last_failure):
             lines.append(f"  last problem: {m.last_failure}")
     return "\n".join(lines)
+
+
+def _details(model: InstanceModel, reason: str | None) -> list[str]:
+    """The tooltip's lines under an instance: progress, last exit, last update failure."""
+    s = model.status
+    if s is None or model.connection is not Connection.CONNECTED:
+        return []
+    details = [s.progress] if s.progress else []
+    if s.last_exit and s.node_state is not NodeState.RUNNING and s.last_exit not in (reason or ""):
+        details.append(f"last exit: {s.last_exit}")
+    if s.last_failure and s.last_failure not in (reason or ""):
+        details.append(f"last update failure: {s.last_failure}")
+    return details
 
 
 @dataclass(frozen=True)

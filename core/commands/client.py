@@ -23,6 +23,7 @@ from typing import Any
 from nodekeeper.core.errors import OperationFailed, UsageError
 from nodekeeper.core.ipc.client import Client
 from nodekeeper.core.ipc.methods import METHODS, Method, Param
+from nodekeeper.core.supervise.words import last_exit_sentence, progress_sentence
 
 DECISION_ACTIONS = ("none", "update", "rollback", "notify")
 # A boolean parameter on the command line: `nodekeeper updates on|off`.
@@ -45,7 +46,10 @@ def register(sub: Any) -> None:
 
 
 def _add_param(parser: argparse.ArgumentParser, param: Param) -> None:
-    if param.kind is bool:
+    if param.kind is bool and param.cli_flag:
+        option = "--" + param.name.replace("_", "-")
+        parser.add_argument(option, dest=param.name, action="store_true", help=param.help)
+    elif param.kind is bool:
         parser.add_argument(param.name, choices=SWITCH, help=param.help)
     else:
         parser.add_argument(
@@ -118,7 +122,9 @@ def run_method(method: Method, args: argparse.Namespace) -> int:
 
 
 def _param_value(param: Param, value: Any) -> Any:
-    return value == SWITCH[0] if param.kind is bool else value
+    if param.kind is bool and not param.cli_flag:
+        return value == SWITCH[0]
+    return value
 
 
 def _print_status(args: argparse.Namespace, status: Any, path: str) -> None:
@@ -148,11 +154,21 @@ def _print_decision(args: argparse.Namespace, decision: Any, _path: str) -> None
         print(format_decision(decision))
 
 
+def _print_reload(args: argparse.Namespace, result: Any, _path: str) -> None:
+    if not isinstance(result, dict) or not isinstance(result.get("summary"), str):
+        raise OperationFailed("reload: the core sent an answer without a summary")
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"reloaded: {result['summary']}")
+
+
 # How a command shows its method's answer; others print the table's ``done`` text.
 _PRINTERS: dict[str, Callable[[argparse.Namespace, Any, str], None]] = {
     "status": _print_status,
     "set_updates": _print_updates,
     "check_now": _print_decision,
+    "reload": _print_reload,
 }
 
 
@@ -236,6 +252,8 @@ def format_status(status: Mapping[str, Any], socket: str) -> str:
 
     uptime = node.get("uptime_s")
     node_bits = [_text(node.get("state"))]
+    if node.get("stopped_by_operator") is True:
+        node_bits[0] += " by operator ('nodekeeper start' starts it)"
     node_bits.append(f"version {_text(node.get('version'), 'unknown')}")
     if node.get("pid") is not None:
         node_bits.append(f"pid {_text(node.get('pid'))}")
@@ -247,8 +265,11 @@ def format_status(status: Mapping[str, Any], socket: str) -> str:
     if healthy is not None:
         node_bits.append("healthy" if healthy is True else "NOT healthy")
     lines.append("node      " + ", ".join(node_bits))
-    if node.get("last_exit") is not None:
-        lines.append(f"          last exit: {_text(node.get('last_exit'))}")
+    last_exit = node.get("last_exit")
+    if isinstance(last_exit, dict):
+        lines.append(f"          last exit: {last_exit_sentence(last_exit)}")
+    elif last_exit is not None:
+        lines.append(f"          last exit: {_text(last_exit)}")
 
     enabled = updates.get("enabled")
     switch = "on" if enabled is True else "off" if enabled is False else "?"
@@ -265,7 +286,16 @@ def format_status(status: Mapping[str, Any], socket: str) -> str:
         versions.append(f"quarantined {_text(updates.get('quarantined'))}")
     if versions:
         lines.append("          " + ", ".join(versions))
+    progress = progress_sentence(updates)
+    if progress:
+        lines.append(f"          {progress}")
     lines.append(f"          last error: {_text(updates.get('last_error'), 'none')}")
+    failure = updates.get("last_failure")
+    if isinstance(failure, dict) and failure.get("message") != updates.get("last_error"):
+        lines.append(
+            f"          last failure: {_text(failure.get('message'))}"
+            f" ({_text(failure.get('time'))})"
+        )
     if updates.get("node_id_source") is not None:
         lines.append(f"          rollout node id from: {_text(updates.get('node_id_source'))}")
 

@@ -42,6 +42,8 @@ def status_row(name: str, status: Mapping[str, Any]) -> CoreRow:
         bits.append(f"uptime {humanize_duration(float(uptime))}")
     if node.get("healthy") is False:
         bits.append("NOT healthy")
+    if node.get("stopped_by_operator") is True:
+        bits.append("stopped by operator")
     enabled = updates.get("enabled")
     switch = "on" if enabled is True else "off" if enabled is False else "?"
     return CoreRow(

@@ -37,6 +37,8 @@ class Param:
     default: bool | int | None = None
     minimum: int | None = None
     maximum: int | None = None
+    # A boolean given on the command line as an option (--name) rather than on|off.
+    cli_flag: bool = False
 
     def check(self, value: Any) -> bool | int:
         """``value`` if it fits this parameter; raise :class:`ParamError` naming what is wrong."""
@@ -184,6 +186,43 @@ METHODS: Mapping[str, Method] = _table(
         changes_state=True,
         cli=Cli("restart", "restart the node", done="node restart requested"),
         menu=MenuAction("restart", "could not restart the node"),
+    ),
+    Method(
+        "stop_node",
+        "stop the node for maintenance and keep it stopped, across core restarts, "
+        "until start_node; updates wait meanwhile",
+        changes_state=True,
+        cli=Cli(
+            "stop",
+            "stop the node (not the core) until 'nodekeeper start'",
+            done="node stopped by operator; 'nodekeeper start' starts it again",
+        ),
+    ),
+    Method(
+        "start_node",
+        "end the operator's maintenance stop: the node starts again",
+        changes_state=True,
+        cli=Cli("start", "start the node again after 'nodekeeper stop'", done="node started"),
+    ),
+    Method(
+        "reload",
+        "read the config file again: apply what can be applied live, list what needs a "
+        "node or core restart; an invalid file changes nothing",
+        changes_state=True,
+        params=(
+            Param(
+                "restart_node",
+                bool,
+                "restart the node if a changed setting needs it",
+                default=False,
+                cli_flag=True,
+            ),
+        ),
+        cli=Cli(
+            "reload",
+            "reload the core's config file (as SIGHUP does)",
+            json_help="print the answer as JSON",
+        ),
     ),
 )
 

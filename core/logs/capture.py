@@ -107,6 +107,11 @@ class LogCapture:
             "dropped_lines": self._writer.dropped_lines,
         }
 
+    def reconfigure(self, settings: LogsConfig) -> None:
+        """Reloaded rotation, pruning and compression settings (same ``dir``), from the next
+        write on: the writer reads them at each use, and one attribute store is atomic."""
+        self._settings = self._writer._settings = settings
+
     def tail(self, lines: int) -> list[str]:
         """The last ``lines`` lines of the node log (written so far), at most 10,000."""
         self._writer.flush(0.5)

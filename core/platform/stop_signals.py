@@ -1,4 +1,5 @@
-"""How the core hears that it should stop: SIGTERM/SIGINT, or Ctrl+C/Ctrl+Break on Windows.
+"""How the core hears that it should stop: SIGTERM/SIGINT, or Ctrl+C/Ctrl+Break on Windows;
+and, on POSIX, that it should reload its config: SIGHUP.
 
 ``loop.add_signal_handler`` exists only on Unix event loops (Windows'
 Proactor loop raises NotImplementedError), and Windows has no SIGTERM to
@@ -28,3 +29,9 @@ def on_stop_request(loop: asyncio.AbstractEventLoop, callback: Callable[[], None
     else:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, callback)
+
+
+def on_reload_request(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    """Call ``callback`` on ``loop`` on SIGHUP (POSIX; Windows has no such signal)."""
+    if sys.platform != "win32":
+        loop.add_signal_handler(signal.SIGHUP, callback)

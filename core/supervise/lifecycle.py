@@ -141,11 +141,16 @@ class Requests:
     hold_reason: str | None = None  # "update" holds the node as updating
     restart: bool = False
     shutdown: bool = False
+    # The operator's maintenance stop: it outlasts any other hold and ends
+    # only when the operator starts the node again.
+    held_by_operator: bool = False
 
     def wanted(self) -> Trigger:
         """Where the node should be: START (running), HOLD, UPDATE or SHUTDOWN."""
         if self.shutdown:
             return Trigger.SHUTDOWN
+        if self.held_by_operator:
+            return Trigger.HOLD
         if self.hold_reason is not None:
             return Trigger.UPDATE if self.hold_reason == "update" else Trigger.HOLD
         return Trigger.START

@@ -42,6 +42,10 @@ class RestartPolicy:
         self._exits: deque[float] = deque()
         self._crash_looping = False
 
+    def reconfigure(self, settings: NodeConfig) -> None:
+        """New delays and crash-loop bounds from the next exit on; past exits still count."""
+        self._settings = settings
+
     @property
     def crash_looping(self) -> bool:
         return self._crash_looping

@@ -64,6 +64,7 @@ class Supervisor:
         clock: Clock | None = None,
         health_probe: Probe = probe,
         on_change: Callable[[], None] = lambda: None,
+        held_by_operator: bool = False,
     ) -> None:
         self._node = node
         self._limits = limits
@@ -84,10 +85,11 @@ class Supervisor:
         self._restarts = 0
         self._last_exit: dict[str, Any] | None = None
         self._delay = 0.0  # before the restart that the current wait leads to
-        self._requests = Requests()
+        self._requests = Requests(held_by_operator=held_by_operator)
         self._looping = False  # run() is in its loop
         self._wake = asyncio.Event()  # set with every request
         self._changed = asyncio.Event()
+        self._rewatch = False  # reloaded settings: watch the running node with them
 
     # -- requests (called from the event loop) --------------------------------
 
@@ -111,6 +113,35 @@ class Supervisor:
         """End a hold: the node starts again."""
         self._requests.hold_reason = None
         self._wake.set()
+
+    async def stop_by_operator(self) -> None:
+        """Stop the node for maintenance; it stays stopped, whatever else asks, until
+        :meth:`start_by_operator`."""
+        self._requests.held_by_operator = True
+        self._wake.set()
+        await self._until(
+            lambda: self._over() or (self._run is None and self._state is NodeState.STOPPED)
+        )
+
+    async def start_by_operator(self) -> None:
+        """End the operator's maintenance stop: the node starts unless an update still holds it."""
+        self._requests.held_by_operator = False
+        self._wake.set()
+
+    def reconfigure(
+        self, node: NodeConfig, limits: LimitsConfig, resolve: Callable[[], LaunchPlan]
+    ) -> None:
+        """Reloaded settings: health, restart and stop settings apply now; the command,
+        environment, working folder and limits when the node next starts."""
+        self._node, self._limits, self._resolve = node, limits, resolve
+        self._policy.reconfigure(node)
+        self._rewatch = True
+        if self._run is not None:  # a wake in the restart wait would cut it short
+            self._wake.set()
+
+    @property
+    def held_by_operator(self) -> bool:
+        return self._requests.held_by_operator
 
     async def wait_until_healthy(self, timeout: float) -> bool:
         """True once the node runs and answers its health checks; False after ``timeout``."""
@@ -139,6 +170,8 @@ class Supervisor:
             "restarts": self._restarts,
             "healthy": bool(run and run.healthy),
             "last_exit": self._last_exit,
+            # Extension: the operator's maintenance stop (node.state is then "stopped").
+            "stopped_by_operator": self._requests.held_by_operator,
         }
 
     def _healthy(self) -> bool:
@@ -288,8 +321,12 @@ class Supervisor:
         self._changed_now()
         return run
 
-    def _report_exit(self, pid: int | None, exit_info: ExitInfo) -> None:
+    def _report_exit(
+        self, pid: int | None, exit_info: ExitInfo, ran_s: float | None = None
+    ) -> None:
         self._last_exit = exit_info.last_exit(utc_now_iso())
+        if ran_s is not None:  # extension: how long the run lasted
+            self._last_exit["ran_s"] = round(ran_s, 1)
         self._bus.publish("node-exited", exit_info.event(pid))
         self._changed_now()
 
@@ -297,17 +334,8 @@ class Supervisor:
 
     async def _watch(self, run: NodeRun) -> Trigger:
         """Wait until the run ends on its own (CRASHED) or must be stopped (the stop's trigger)."""
-        trouble: asyncio.Future[Unhealthy | OverMemory] = asyncio.ensure_future(
-            watch_run(
-                run,
-                self._node,
-                self._limits,
-                platform=self._platform,
-                clock=self._clock,
-                probe=self._probe,
-                on_health=lambda healthy: self._on_health(run, healthy),
-            )
-        )
+        self._rewatch = False
+        trouble = self._watcher(run)
         try:
             while True:
                 woken = asyncio.ensure_future(self._next_wake())
@@ -324,8 +352,25 @@ class Supervisor:
                     trouble = asyncio.get_running_loop().create_future()
                 if (request := self._requests.pending()) is not None:
                     return request
+                if self._rewatch:
+                    self._rewatch = False
+                    trouble.cancel()
+                    trouble = self._watcher(run)
         finally:
             trouble.cancel()
+
+    def _watcher(self, run: NodeRun) -> asyncio.Future[Unhealthy | OverMemory]:
+        return asyncio.ensure_future(
+            watch_run(
+                run,
+                self._node,
+                self._limits,
+                platform=self._platform,
+                clock=self._clock,
+                probe=self._probe,
+                on_health=lambda healthy: self._on_health(run, healthy),
+            )
+        )
 
     def _troubled(self, run: NodeRun, trouble: Unhealthy | OverMemory) -> Trigger:
         if isinstance(trouble, OverMemory):
@@ -352,4 +397,4 @@ class Supervisor:
         _log.log(
             level, "node pid %d ended: %s (%s)", run.pid, exit_info.describe(), exit_info.reason
         )
-        self._report_exit(run.pid, exit_info)
+        self._report_exit(run.pid, exit_info, self._clock.now() - run.started_at)

@@ -88,6 +88,9 @@ class Updater:
         self._state = "idle"
         self._last_check: float | None = states.load().last_check
         self._last_error: str | None = None
+        # The last failure, kept until a different one replaces it: a quiet check
+        # clears last_error (the contract: the current trouble) but not this.
+        self._last_failure: dict[str, str] | None = None
         self._channel: Channel | None = None
         self._candidate = False
         self._progress = DownloadProgress("", lambda data: None)
@@ -95,6 +98,33 @@ class Updater:
         self._wake = asyncio.Event()
         self._busy = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+
+    def reconfigure(self, config: Config, *, source: ReleaseSource, node_id: bytes) -> None:
+        """Use a reloaded ``[updates]`` section from now on (an install under way finishes first).
+
+        The next check keeps its place in the schedule unless the new
+        interval brings it closer.
+        """
+        updates = config.updates
+        old = self._scheduler
+        scheduler = CheckScheduler(
+            updates.interval, updates.jitter, updates.startup_delay, old._rng
+        )
+        scheduler.failures, scheduler.not_before = old.failures, old.not_before
+        if old.next_check is not None:
+            scheduler.next_check = min(old.next_check, self._clock() + scheduler.interval)
+        self._config, self._updates, self._scheduler = config, updates, scheduler
+        self._source, self._node_id = source, node_id
+        self._installer = Installer(
+            self._store,
+            self._downloads,
+            min_free_space=updates.min_free_space,
+            smoke_test=self._installer.smoke_test,
+            sleep=self._sleep,
+        )
+        self._remember_schedule()
+        self._wake.set()  # run() picks up the new next check
+        self._on_change()
 
     # -- what status shows ----------------------------------------------------
 
@@ -119,6 +149,7 @@ class Updater:
             "state": shown,
             "last_check": iso(self._last_check),
             "last_error": self._last_error,
+            "last_failure": self._last_failure,
             "next_check": iso(self._scheduler.next_check),
             "minimum": channel.minimum.version if channel and channel.minimum else None,
             "suggested": channel.suggested.version if channel and channel.suggested else None,
@@ -128,7 +159,13 @@ class Updater:
             "quarantined": list(state.quarantined),
         }
         if self._state == "downloading":
-            result["progress"] = {"bytes": self._progress.done, "total": self._progress.total}
+            progress = self._progress
+            result["progress"] = {
+                "bytes": progress.done,
+                "total": progress.total,
+                "version": progress.version,
+                "percent": progress.done * 100 // progress.total if progress.total else None,
+            }
         return result
 
     # -- the schedule -----------------------------------------------------------
@@ -218,6 +255,13 @@ class Updater:
                         "reason": decision.reason,
                     },
                 )
+        elif decision.action in ("update", "rollback") and self._held_by_operator():
+            # Nothing is installed while the operator keeps the node stopped (disk moves):
+            # the check still reports, and the next check after `start` installs.
+            decision = dataclasses.replace(
+                decision, reason=f"{decision.reason}; waits: the node is stopped by the operator"
+            )
+            _log.info("update to %s waits: the node is stopped by the operator", decision.target)
         elif decision.action in ("update", "rollback") and decision.target is not None:
             work = self._apply(decision, channel)
             if background:
@@ -226,8 +270,19 @@ class Updater:
                 await work
         return decision
 
+    def _remember_failure(self, message: str) -> None:
+        self._last_failure = {"message": message, "time": utc_now_iso()}
+
+    def _held_by_operator(self) -> bool:
+        return self._node.status().get("stopped_by_operator") is True
+
+    def busy(self) -> bool:
+        """True while an update or rollback is being installed or on probation."""
+        return self._busy.locked() or self._state in ("installing", "probation", "rolling-back")
+
     def _fail(self, message: str, during: str, version: str | None = None) -> None:
         self._last_error = message
+        self._remember_failure(message)
         self._set_state("error")
         self._on_change()
         _log.error("update %s failed: %s", during, message)
@@ -349,6 +404,7 @@ class Updater:
         await self._node.release()
         self._set_state("idle")
         self._last_error = f"{failed_version} failed probation: {reason}; back on {old}"
+        self._remember_failure(self._last_error)
         self._bus.publish("rolled-back", {"from": failed_version, "to": old, "reason": reason})
 
     def _prune(self) -> None:

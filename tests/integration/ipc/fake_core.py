@@ -90,6 +90,15 @@ class Handlers:
         self.restarts += 1
         return {"restarting": True}
 
+    async def stop_node(self) -> dict[str, Any]:
+        return {"state": "stopped", "stopped_by_operator": True}
+
+    async def start_node(self) -> dict[str, Any]:
+        return {"state": "starting", "stopped_by_operator": False}
+
+    async def reload(self, restart_node: bool) -> dict[str, Any]:
+        return {"summary": "configuration unchanged", "node_restarted": False}
+
     async def logs_tail(self, lines: int) -> list[str]:
         return [f"line {i}" for i in range(max(0, 50 - lines), 50)]
 

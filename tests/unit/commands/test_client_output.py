@@ -126,3 +126,35 @@ def test_decisions_read_as_sentences(decision: dict[str, Any], text: str) -> Non
 )
 def test_malformed_decisions_are_named(decision: Any) -> None:
     assert decision_problem(decision)
+
+
+def test_a_stop_by_the_operator_is_said_with_how_to_end_it() -> None:
+    node = {**STATUS["node"], "state": "stopped", "stopped_by_operator": True}
+    text = format_status({**STATUS, "node": node}, "/run/x.sock")
+    assert "node      stopped by operator ('nodekeeper start' starts it), version 1.2.3" in text
+
+
+def test_the_last_exit_progress_and_last_failure_read_as_sentences() -> None:
+    node = {
+        **STATUS["node"],
+        "last_exit": {
+            "code": 1,
+            "signal": None,
+            "reason": "crashed",
+            "time": "2026-11-27T05:00:00Z",
+            "ran_s": 3,
+            "last_line": "FATAL bind: address already in use",
+        },
+    }
+    updates = {
+        **STATUS["updates"],
+        "state": "downloading",
+        "last_error": None,
+        "progress": {"bytes": 512, "total": 2048, "version": "1.3.0", "percent": 25},
+        "last_failure": {"message": "release source unreachable", "time": "2026-11-27T04:00Z"},
+    }
+    text = format_status({**STATUS, "node": node, "updates": updates}, "/run/x.sock")
+    assert "last exit: exited with code 1 after 3 s: FATAL bind: address already in use" in text
+    assert "downloading 1.3.0: 512 B of 2.0 KiB (25 %)" in text
+    assert "last error: none" in text
+    assert "last failure: release source unreachable (2026-11-27T04:00Z)" in text

@@ -61,3 +61,9 @@ def test_nodekeeper_config_names_the_core(monkeypatch: pytest.MonkeyPatch) -> No
     assert targeted(args())
     # --instance wins over the environment.
     assert socket_path(args(instance="a")) == paths.default_socket("a")
+
+
+def test_a_core_whose_node_the_operator_stopped_says_so() -> None:
+    node = {"state": "stopped", "version": "1.2.3", "stopped_by_operator": True}
+    row = status_row("x", {"instance": "node1", "node": node, "updates": {}})
+    assert (row.state, row.detail) == ("STOPPED", "stopped by operator")

@@ -23,6 +23,9 @@ def test_the_contract_methods_and_who_may_call_them() -> None:
         "set_updates": True,
         "check_now": True,
         "restart_node": True,
+        "stop_node": True,
+        "start_node": True,
+        "reload": True,
     }
     assert all(name == method.name for name, method in METHODS.items())
 

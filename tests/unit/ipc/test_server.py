@@ -61,6 +61,17 @@ class Handlers:
         self.calls.append("restart_node")
         return {"restarting": True}
 
+    async def stop_node(self) -> dict[str, Any]:
+        self.calls.append("stop_node")
+        return {"state": "stopped", "stopped_by_operator": True}
+
+    async def start_node(self) -> dict[str, Any]:
+        self.calls.append("start_node")
+        return {"state": "starting", "stopped_by_operator": False}
+
+    async def reload(self, restart_node: bool) -> dict[str, Any]:
+        return {"summary": "configuration unchanged", "node_restarted": False}
+
     async def logs_tail(self, lines: int) -> list[str]:
         return self.lines[-lines:] if lines else []
 
@@ -330,4 +341,13 @@ def test_every_method_the_core_answers_needs_a_handler() -> None:
         bind_handlers(Partial())
     handlers = Handlers()
     bound = bind_handlers({name: getattr(handlers, name) for name in bind_handlers(handlers)})
-    assert set(bound) == {"status", "logs_tail", "set_updates", "check_now", "restart_node"}
+    assert set(bound) == {
+        "status",
+        "logs_tail",
+        "set_updates",
+        "check_now",
+        "restart_node",
+        "stop_node",
+        "start_node",
+        "reload",
+    }

@@ -138,6 +138,15 @@ class Handlers:
     async def restart_node(self) -> dict[str, Any]:
         return {}
 
+    async def stop_node(self) -> dict[str, Any]:
+        return {}
+
+    async def start_node(self) -> dict[str, Any]:
+        return {}
+
+    async def reload(self, restart_node: bool) -> dict[str, Any]:
+        return {"summary": "configuration unchanged", "node_restarted": False}
+
     async def logs_tail(self, lines: int) -> list[str]:
         return []
 

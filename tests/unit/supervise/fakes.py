@@ -253,6 +253,7 @@ def supervised(
     limits: LimitsConfig | None = None,
     resolve: Callable[[], LaunchPlan] | None = None,
     before: Callable[[Harness], None] | None = None,
+    held_by_operator: bool = False,
     **node: Any,
 ) -> None:
     """Run ``scenario`` against a supervisor wired to the fakes, in a loop of its own."""
@@ -274,6 +275,7 @@ def supervised(
             rng=random.Random(7),
             clock=clock,
             health_probe=prober,
+            held_by_operator=held_by_operator,
         )
         harness = Harness(supervisor, clock, platform, prober, pidfile, events)
         if before is not None:

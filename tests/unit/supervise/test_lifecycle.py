@@ -143,3 +143,14 @@ def test_every_pending_request_is_a_move_the_table_allows(
     if after is NodeState.STOPPING:
         after = next_state(after, requests.wanted())
     assert after in {NodeState.STARTING, *HELD_STATES}
+
+
+def test_an_operator_stop_wins_over_every_request_but_shutdown() -> None:
+    requests = Requests(hold_reason="update", restart=True, held_by_operator=True)
+    assert requests.wanted() is Trigger.HOLD
+    assert requests.pending() is Trigger.HOLD
+    requests.hold_reason = None
+    assert requests.wanted() is Trigger.HOLD
+    requests.shutdown = True
+    assert requests.wanted() is Trigger.SHUTDOWN
+    assert Requests(hold_reason="update").wanted() is Trigger.UPDATE

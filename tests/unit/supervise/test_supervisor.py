@@ -20,7 +20,7 @@ from nodekeeper.core.config import LimitsConfig
 from nodekeeper.core.platform.base import ProcessIdentity
 from nodekeeper.core.supervise.health import ProbeResult
 from nodekeeper.core.supervise.spawn import LaunchPlan
-from tests.unit.supervise.fakes import Harness, IllegalTransitionLog, supervised
+from tests.unit.supervise.fakes import Harness, IllegalTransitionLog, node_config, supervised
 
 FAILING = ProbeResult(False, "HTTP 503")
 
@@ -408,3 +408,76 @@ def test_a_reused_pid_in_the_pid_file_is_never_touched(tmp_path: Path) -> None:
         await h.shutdown()
 
     supervised(tmp_path, scenario, before=record_a_reused_pid, health_url=None)
+
+
+def test_an_operator_stop_outlasts_update_holds_restarts_and_releases(tmp_path: Path) -> None:
+    async def scenario(h: Harness) -> None:
+        await h.start()
+        await h.clock.advance(0.5)
+        old = h.node
+        await h.supervisor.stop_by_operator()
+        assert not old.alive and h.platform.live() == []
+        status = h.supervisor.status()
+        assert (status["state"], status["stopped_by_operator"]) == ("stopped", True)
+        # Neither an update's hold and release nor a restart request starts it.
+        await h.supervisor.hold("update")
+        await h.supervisor.release()
+        await h.supervisor.restart()
+        await h.clock.advance(600.0)
+        assert h.platform.live() == [] and h.state == "stopped"
+        await h.supervisor.start_by_operator()
+        await h.clock.advance(0.5)
+        assert h.state == "running" and h.supervisor.status()["stopped_by_operator"] is False
+        await h.shutdown()
+
+    supervised(tmp_path, scenario, health_url=None)
+
+
+def test_a_supervisor_created_stopped_by_operator_never_starts_the_node(tmp_path: Path) -> None:
+    async def scenario(h: Harness) -> None:
+        await h.start()
+        await h.clock.advance(60.0)
+        assert h.platform.live() == [] and h.state == "stopped"
+        assert "node-started" not in h.kinds()
+        await h.supervisor.start_by_operator()
+        await h.clock.advance(0.5)
+        assert h.state == "running"
+        await h.shutdown()
+
+    supervised(tmp_path, scenario, health_url=None, held_by_operator=True)
+
+
+def test_an_operator_stop_during_the_restart_wait_keeps_the_node_stopped(tmp_path: Path) -> None:
+    async def scenario(h: Harness) -> None:
+        await h.start()
+        h.node.exit(1)
+        await h.clock.advance(0)
+        assert h.state == "backoff"
+        await h.supervisor.stop_by_operator()
+        await h.clock.advance(10.0)
+        assert h.platform.live() == [] and h.state == "stopped"
+        await h.shutdown()
+
+    supervised(tmp_path, scenario, health_url=None)
+
+
+def test_reloaded_health_settings_watch_the_running_node_at_once(tmp_path: Path) -> None:
+    async def scenario(h: Harness) -> None:
+        await h.start()
+        await h.clock.advance(0.5)
+        node = h.node
+        h.supervisor.reconfigure(
+            node_config(health_failures=1, health_interval=1.0),
+            LimitsConfig(),
+            lambda: LaunchPlan(("storagenode", "run"), "1.2.3"),
+        )
+        await h.clock.advance(0)
+        assert h.node is node  # reloading does not restart the node
+        h.prober.result = FAILING
+        await h.clock.advance(1.0)  # one failure is now enough
+        assert h.of_kind("node-unhealthy") == [
+            {"pid": node.pid, "detail": "HTTP 503", "failures": 1}
+        ]
+        await h.shutdown()
+
+    supervised(tmp_path, scenario)

@@ -233,3 +233,40 @@ def test_failing_health_check_needs_attention_only_once_the_node_runs() -> None:
     assert icon_state(starting) is IconState.OK
     running = model(status_with(node__healthy=False))
     assert icon_state(running) is IconState.ATTENTION
+
+
+def test_a_stop_by_the_operator_is_said_in_words() -> None:
+    stopped = model(status_with(node__state="stopped", node__stopped_by_operator=True))
+    assert status_line(stopped) == "Node v1.2.3 — stopped by operator"
+    reason = attention_reason(stopped)
+    assert reason is not None and "stopped by the operator" in reason
+    assert "stopped by operator" in tooltip([stopped])
+    plain = model(status_with(node__state="stopped"))
+    assert status_line(plain) == "Node v1.2.3 — stopped"
+
+
+def test_the_tooltip_says_the_last_exit_the_download_and_the_last_failure() -> None:
+    status = status_with(
+        node__state="crash-looping",
+        node__last_exit={
+            "code": 1,
+            "signal": None,
+            "reason": "crashed",
+            "time": "2026-11-27T05:00:00Z",
+            "ran_s": 3,
+            "last_line": "bind: address already in use",
+        },
+        updates__state="downloading",
+        updates__progress={"bytes": 50, "total": 100, "version": "1.3.0"},
+        updates__last_failure={"message": "source unreachable", "time": "2026-11-27T04:00:00Z"},
+    )
+    m = model(status)
+    reason = attention_reason(m)
+    assert reason == (
+        "the node keeps crashing; last exit: exited with code 1 after 3 s: "
+        "bind: address already in use"
+    )
+    text = tooltip([m])
+    assert "downloading 1.3.0: 50 B of 100 B (50 %)" in text
+    assert "last update failure: source unreachable" in text
+    assert text.count("bind: address already in use") == 1

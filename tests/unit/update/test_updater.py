@@ -38,6 +38,7 @@ class FakeNode:
     healthy: bool = True
     crash_on_release: bool = False
     running: bool = True
+    stopped_by_operator: bool = False
     slept: list[float] = field(default_factory=list)
 
     async def hold(self, reason: str) -> None:
@@ -60,7 +61,13 @@ class FakeNode:
 
     def status(self) -> dict[str, Any]:
         state = "running" if self.running else "backoff"
-        return {"state": state, "healthy": self.running and self.healthy}
+        if self.stopped_by_operator:
+            state = "stopped"
+        return {
+            "state": state,
+            "healthy": self.running and self.healthy,
+            "stopped_by_operator": self.stopped_by_operator,
+        }
 
 
 def zip_holding(name: str, content: bytes) -> bytes:
@@ -258,3 +265,31 @@ def test_pending_switch_resumes_probation_at_start(tmp_path: Path) -> None:
     state = rig.states.load()
     assert (state.current, state.previous, state.pending) == (NEW, OLD, None)
     assert rig.node.calls == ["wait:300"]
+
+
+def test_updates_wait_while_the_operator_keeps_the_node_stopped(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    rig.node.stopped_by_operator = True
+    decision = asyncio.run(rig.updater.check())
+    assert decision.action == "update" and str(decision.target) == NEW
+    assert decision.reason.endswith("waits: the node is stopped by the operator")
+    assert rig.node.calls == [] and rig.states.load().current == OLD
+    assert rig.kinds() == []
+    assert rig.updater.status()["suggested"] == NEW  # the check itself still reports
+    rig.node.stopped_by_operator = False
+    asyncio.run(rig.updater.check())
+    assert rig.states.load().current == NEW
+
+
+def test_the_last_failure_outlasts_a_quiet_check_until_another_replaces_it(
+    tmp_path: Path,
+) -> None:
+    rig = make_rig(tmp_path, smoke_fails=True)
+    asyncio.run(rig.updater.check())
+    failure = rig.updater.status()["last_failure"]
+    assert failure is not None and "did not report" in failure["message"]
+    rig.states.update(quarantined=(NEW,))  # the next check is quiet: nothing to do
+    asyncio.run(rig.updater.check())
+    status = rig.updater.status()
+    assert status["last_error"] is None  # the contract's field: the current trouble
+    assert status["last_failure"] == failure
