@@ -205,7 +205,10 @@ class PosixPlatform(Platform):
             pass
 
     def kill_tree(self, ident: ProcessIdentity) -> int:
-        members = self.group_members(ident)
+        try:
+            members = self.group_members(ident)
+        except OSError:  # cannot read /proc (EMFILE, ENOMEM): the group kill below still works
+            members = []
         for pid in members:
             try:
                 os.kill(pid, signal.SIGKILL)

@@ -131,15 +131,25 @@ class Supervisor:
     def status(self) -> dict[str, Any]:
         """The ``node`` part of the status object (DESIGN.md §6)."""
         run = self._run
+        live = run is not None and self._alive(run)
         return {
             "state": str(self._state),
-            "pid": run.pid if run else None,
+            "pid": run.pid if run and live else None,
             "version": run.version if run else self._version,
-            "uptime_s": round(self._clock.now() - run.started_at, 1) if run else 0.0,
+            "uptime_s": round(self._clock.now() - run.started_at, 1) if run and live else 0.0,
             "restarts": self._restarts,
-            "healthy": bool(run and run.healthy),
+            "healthy": bool(run and live and run.healthy),
             "last_exit": self._last_exit,
         }
+
+    def _alive(self, run: NodeRun) -> bool:
+        """The run's process still lives (status never names a pid that is gone)."""
+        if run.exited.done():
+            return False
+        try:
+            return self._platform.status(run.pid) not in ("gone", "zombie")
+        except OSError:  # cannot look (EMFILE): the unreaped process still counts
+            return True
 
     def _healthy(self) -> bool:
         return self._state is NodeState.RUNNING and self._run is not None and self._run.healthy
@@ -278,7 +288,11 @@ class Supervisor:
             _log.error("%s", exc)
             self._report_exit(None, ExitInfo(None, None, "failed-to-start", str(exc)))
             return None
-        self._pidfile.write(run.ident, run.version)
+        try:
+            self._pidfile.write(run.ident, run.version)
+        except OSError as exc:
+            # The node runs: keep it. Only a later core's clean-up misses the record.
+            _log.error("cannot write %s: %s", self._pidfile.path, exc.strerror or exc)
         self._run, self._version = run, run.version
         if self._starts:
             self._restarts += 1
