@@ -253,6 +253,7 @@ KEYS: dict[str, dict[str, Rule]] = {
         "health_interval": Duration(positive=True),
         "health_timeout": Duration(positive=True),
         "health_failures": Integer(minimum=1),
+        "health_grace": Duration(),
         "restart_delay": Duration(),
         "restart_delay_max": Duration(positive=True),
         "stable_after": Duration(positive=True),

@@ -126,6 +126,23 @@ class Supervisor:
         self._wake.set()
         await self._until(self._over)
 
+    async def stop_after_failure(self) -> None:
+        """Stop the node gracefully when :meth:`run` itself has died (a bug, not a request)."""
+        run = self._run
+        if run is None or self._looping:
+            return
+        exit_info = await stop_gracefully(
+            run, self._node, "shutdown", platform=self._platform, clock=self._clock
+        )
+        await self._finish(run, exit_info)
+
+    def kill_now(self) -> None:
+        """Kill the node's whole tree at once: a shutdown that took too long ends here."""
+        run = self._run
+        if run is not None and self._alive(run):
+            _log.error("killing node pid %d: the core must exit now", run.pid)
+            self._platform.kill_tree(run.ident)
+
     # -- what the status object shows -----------------------------------------
 
     def status(self) -> dict[str, Any]:
@@ -138,7 +155,10 @@ class Supervisor:
             "version": run.version if run else self._version,
             "uptime_s": round(self._clock.now() - run.started_at, 1) if run and live else 0.0,
             "restarts": self._restarts,
-            "healthy": bool(run and live and run.healthy),
+            "healthy": None
+            if run and live and run.health_unknown
+            else bool(run and live and run.healthy),
+            "health": _health_word(run if live else None),
             "last_exit": self._last_exit,
         }
 
@@ -348,9 +368,10 @@ class Supervisor:
         self._bus.publish("node-unhealthy", data)
         return Trigger.UNHEALTHY
 
-    def _on_health(self, run: NodeRun, healthy: bool) -> None:
-        if run.healthy != healthy:
-            run.healthy = healthy
+    def _on_health(self, run: NodeRun, healthy: bool | None) -> None:
+        unknown = healthy is None
+        if run.healthy != bool(healthy) or run.health_unknown != unknown:
+            run.healthy, run.health_unknown = bool(healthy), unknown
             self._changed_now()
         if healthy and self._state is NodeState.STARTING:
             self._fire(Trigger.HEALTHY)
@@ -367,3 +388,12 @@ class Supervisor:
             level, "node pid %d ended: %s (%s)", run.pid, exit_info.describe(), exit_info.reason
         )
         self._report_exit(run.pid, exit_info)
+
+
+def _health_word(run: NodeRun | None) -> str | None:
+    """``node.health`` (an extension of the status): null without a live run."""
+    if run is None:
+        return None
+    if run.health_unknown:
+        return "unknown"
+    return "healthy" if run.healthy else "unhealthy"
