@@ -34,6 +34,7 @@ from nodekeeper.core.transport.base import (
     ConnectTimeout,
     ProtocolError,
     ReadTimeout,
+    RedirectRefused,
     Request,
     Response,
     Timeout,
@@ -144,7 +145,7 @@ def download_file(
     if transport is None:
         from nodekeeper.core.transport.requests_transport import RequestsTransport
 
-        transport = RequestsTransport()
+        transport = RequestsTransport(allow_http=allow_http)
     job = _Job(url, urlsplit(url).netloc, expected_length, max_length, min_free_space, limits)
     try:
         return _download(job, dest_dir, name, promised, transport, progress)
@@ -321,6 +322,8 @@ def _stream(
 
 
 def _describe(exc: TransportError, host: str) -> str:
+    if isinstance(exc, RedirectRefused):
+        return str(exc)
     if isinstance(exc, ConnectTimeout):
         return f"timed out connecting to {host}"
     if isinstance(exc, ReadTimeout):
