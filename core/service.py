@@ -22,6 +22,7 @@ from nodekeeper.core import __version__
 from nodekeeper.core.config import Config
 from nodekeeper.core.errors import ConfigError, NodekeeperError, OperationFailed
 from nodekeeper.core.events import EventBus
+from nodekeeper.core.folders import refuse_shared_folders
 from nodekeeper.core.fsutil import write_atomic
 from nodekeeper.core.ipc.server import ControlServer, Handler
 from nodekeeper.core.logs.capture import LogCapture
@@ -309,6 +310,9 @@ async def _shut_down(
 
 def build_core(config: Config) -> Core:
     data_dir = config.paths.data_dir
+    refuse_shared_folders(
+        str(config.source), (("paths.data_dir", data_dir), ("logs.dir", Path(config.logs.dir)))
+    )
     bus = EventBus()
     states = StateStore(data_dir / "state.json", config.source)
     states.load()  # a corrupt state file stops us here, before anything starts

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from nodekeeper.core.fsutil import open_nofollow
 from nodekeeper.core.transport.base import (
     BaseTransport,
     ConnectError,
@@ -282,7 +283,8 @@ def _stream(
     hasher = BackgroundHasher(verifier)
     guard = RateGuard(limits.min_rate, limits.rate_window, time.monotonic())
     try:
-        with open(part, "ab" if offset else "wb") as out:
+        append = os.O_APPEND if offset else os.O_TRUNC
+        with os.fdopen(open_nofollow(part, os.O_WRONLY | os.O_CREAT | append), "ab") as out:
             try:
                 for chunk in response.iter_bytes(CHUNK):
                     received += len(chunk)
