@@ -41,3 +41,27 @@ def refuse_shared_folders(source: str, folders: Iterable[tuple[str, Path]]) -> N
                 f"{source}: {key}: {folder} is {problem} (mode {mode:04o}); a core running "
                 f"as root refuses it: make it writable by root only (chmod go-w {folder})"
             )
+
+
+def check_node_account(source: str, user: str | None, group: str | None, data_dir: Path) -> None:
+    """``node.user``/``node.group`` need a root core; the node must reach its installed versions.
+
+    The data dir (0750, root's) gets the search bit for others: the node's
+    account can then reach ``versions/<v>/<binary>`` by name, but not list
+    or read anything else there.
+    """
+    if user is None and group is None:
+        return
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        key = "node.user" if user is not None else "node.group"
+        raise ConfigError(
+            f"{source}: {key}: only a core running as root can run the node as another account"
+        )
+    try:
+        mode = stat.S_IMODE(os.stat(data_dir).st_mode)
+        if not mode & stat.S_IXOTH:
+            os.chmod(data_dir, mode | stat.S_IXOTH)
+    except OSError as exc:
+        raise ConfigError(
+            f"{source}: paths.data_dir: cannot open {data_dir} to the node: {exc.strerror}"
+        ) from None

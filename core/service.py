@@ -22,7 +22,7 @@ from nodekeeper.core import __version__
 from nodekeeper.core.config import Config
 from nodekeeper.core.errors import ConfigError, NodekeeperError, OperationFailed
 from nodekeeper.core.events import EventBus
-from nodekeeper.core.folders import refuse_shared_folders
+from nodekeeper.core.folders import check_node_account, refuse_shared_folders
 from nodekeeper.core.fsutil import write_atomic
 from nodekeeper.core.ipc.server import ControlServer, Handler
 from nodekeeper.core.logs.capture import LogCapture
@@ -313,6 +313,7 @@ def build_core(config: Config) -> Core:
     refuse_shared_folders(
         str(config.source), (("paths.data_dir", data_dir), ("logs.dir", Path(config.logs.dir)))
     )
+    check_node_account(str(config.source), config.node.user, config.node.group, data_dir)
     bus = EventBus()
     states = StateStore(data_dir / "state.json", config.source)
     states.load()  # a corrupt state file stops us here, before anything starts

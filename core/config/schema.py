@@ -56,6 +56,9 @@ class NodeConfig:
     workdir: Path | None = None
     env: Mapping[str, str] = field(default_factory=_no_env)
     stop_signal: str = "SIGINT"
+    # POSIX, root core only: the node runs as this account (with its groups).
+    user: str | None = None
+    group: str | None = None
     stop_timeout: float = 30.0
     health_url: str | None = None
     health_interval: float = 30.0

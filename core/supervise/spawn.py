@@ -52,7 +52,11 @@ def start_run(
         popen = spawn_node(platform, plan, node, limits, instance=instance, stdio=stdio)
     except OSError as exc:  # EMFILE, ENOMEM, EACCES, ENOENT, ... from a pipe, fork or exec
         raise StartFailed(f"cannot start {plan.argv[0]}: {exc.strerror or exc}") from exc
-    except (subprocess.SubprocessError, ValueError) as exc:
+    except (
+        subprocess.SubprocessError,
+        ValueError,
+        LookupError,
+    ) as exc:  # LookupError: node.user gone
         raise StartFailed(f"cannot start {plan.argv[0]}: {exc}") from exc
     # A process that is already gone again, or one we cannot look at for want
     # of file descriptors, still gets a usable identity (its own group: new session).
@@ -82,6 +86,8 @@ def spawn_node(
         stderr=None,
         limits=limits,
         name=instance,
+        user=node.user,
+        group=node.group,
     )
     stdout_w = stderr_w = None
     if stdio is not None:
