@@ -61,6 +61,7 @@ async def kill_leftovers(platform: Platform, clock: Clock, ident: ProcessIdentit
                 _log.error("cannot check that the old node is gone: %s", exc.strerror or exc)
                 return
             _log.warning("cannot list the old node's processes: %s", exc.strerror or exc)
+            platform.kill_tree(ident)  # the group kill needs no listing
             await clock.sleep(LIST_RETRY_INTERVAL)
             continue
         alive = [pid for pid in members if platform.status(pid) not in ("gone", "zombie")]

@@ -140,7 +140,10 @@ async def watch_health(
 async def _probe_once(
     run: NodeRun, node: NodeConfig, platform: Platform, clock: Clock, probe: Probe
 ) -> ProbeResult:
-    status = platform.status(run.pid)
+    try:
+        status = platform.status(run.pid)
+    except OSError:  # /proc unreadable (EMFILE): the HTTP check below still tells
+        status = "running"
     if status in ("stopped", "zombie"):
         return ProbeResult(False, f"process is {status}", process_fault=True)
     if node.health_url is None:
