@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import json
 import logging
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +25,14 @@ from nodekeeper.core.config import Config, load_config
 from nodekeeper.core.config.program import check_node_program
 from nodekeeper.core.errors import ConfigError, NodekeeperError, OperationFailed
 from nodekeeper.core.events import Event, EventBus
+from nodekeeper.core.folders import check_node_account, refuse_shared_folders
 from nodekeeper.core.fsutil import write_atomic
 from nodekeeper.core.ipc.admission import Limits
 from nodekeeper.core.ipc.server import ControlServer, Handler
 from nodekeeper.core.limits import raise_open_file_limit
 from nodekeeper.core.logs.capture import LogCapture
 from nodekeeper.core.notify import WebhookNotifier
+from nodekeeper.core.parts import PartFailure, until_stop_or_failure
 from nodekeeper.core.platform import Platform, current_platform, sdnotify
 from nodekeeper.core.platform.stop_signals import on_reload_request, on_stop_request
 from nodekeeper.core.reload import ReloadPlan, plan_reload
@@ -47,6 +50,7 @@ from nodekeeper.core.update.store import VersionStore
 from nodekeeper.core.update.updater import Updater
 
 if TYPE_CHECKING:
+    from nodekeeper.core.metrics.endpoint import MetricsEndpoint
     from nodekeeper.core.metrics.recorder import EventRecorder
 
 _log = logging.getLogger(__name__)
@@ -349,13 +353,22 @@ async def _write_status_forever(core: Core, path: Path) -> None:
         unsubscribe()
 
 
-def _log_crash(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        _log.error("%s stopped by a bug", task.get_name(), exc_info=task.exception())
+def ignore_sigpipe() -> None:
+    """A node or client that closes its end of a pipe or socket must never kill the core:
+    the write fails with EPIPE instead, which every writer handles."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 
 
-async def serve(core: Core) -> None:
-    """Run the core until SIGTERM or SIGINT."""
+# Beyond node.stop_timeout, for closing the socket, the last status write and
+# the webhook queue: SIGTERM always ends the core within the sum.
+SHUTDOWN_MARGIN = 10.0
+EXIT_PART_FAILED = 1
+
+
+async def serve(core: Core) -> int:
+    """Run the core until SIGTERM or SIGINT (0), or until a part of it dies (1)."""
+    ignore_sigpipe()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     on_stop_request(loop, stop.set)  # SIGTERM/SIGINT; Ctrl+C/Ctrl+Break on Windows
@@ -397,27 +410,76 @@ async def serve(core: Core) -> None:
     supervising = asyncio.create_task(core.supervisor.run(), name="supervisor")
     status_writer = asyncio.create_task(_write_status_forever(core, status_path), name="status")
     updating = asyncio.create_task(core.updater.run(), name="updater")
-    updating.add_done_callback(_log_crash)
-    stopper = asyncio.create_task(stop.wait())
-    await asyncio.wait({supervising, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    _log.info("shutting down: stopping the node")
-    systemd.cancel()
-    updating.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await updating
-    await core.supervisor.shutdown()
-    await supervising
-    status_writer.cancel()
+    parts = {
+        "supervisor": supervising,
+        "status writer": status_writer,
+        "updater": updating,
+        "systemd notifier": systemd,
+    }
+    failure = await until_stop_or_failure(parts, stop, may_return={"systemd notifier"})
+    if failure is not None:
+        _log_part_failure(failure)
+    else:
+        _log.info("shutting down: stopping the node")
+    bound = config.node.stop_timeout + SHUTDOWN_MARGIN
+    shutting_down = _shut_down(core, parts, server, endpoint, status_path)
+    try:
+        await asyncio.wait_for(shutting_down, bound)
+    except TimeoutError:
+        _log.error("shutting down took longer than %gs; exiting now", bound)
+        core.supervisor.kill_now()
+        return EXIT_PART_FAILED
+    return 0 if failure is None else EXIT_PART_FAILED
+
+
+def _log_part_failure(failure: PartFailure) -> None:
+    """One line naming the part and the error, the traceback after it in the core's log."""
+    _log.error(
+        "%s; stopping the node and exiting, so that the service manager starts a new core",
+        failure.describe(),
+        exc_info=failure.error,
+    )
+
+
+async def _shut_down(
+    core: Core,
+    parts: dict[str, asyncio.Task[Any]],
+    server: ControlServer,
+    endpoint: MetricsEndpoint | None,
+    status_path: Path,
+) -> None:
+    """Stop the node gracefully (whether or not its supervisor still runs), then the rest."""
+    supervising = parts["supervisor"]
+    for name, task in parts.items():
+        if name != "supervisor":
+            task.cancel()
+    for name, task in parts.items():
+        if name != "supervisor":
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+    if supervising.done():
+        await core.supervisor.stop_after_failure()
+    else:
+        await core.supervisor.shutdown()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await supervising
     await server.close()
-    write_json_atomic(status_path, core.status())
+    try:
+        write_json_atomic(status_path, core.status())
+    except (OSError, NodekeeperError) as exc:  # the part that failed may fail here again
+        _log.warning("cannot write the last status to %s: %s", status_path, exc)
     if core.notifier is not None:
-        await loop.run_in_executor(None, core.notifier.close)
+        await asyncio.get_running_loop().run_in_executor(None, core.notifier.close)
     if endpoint is not None:
         endpoint.close()
 
 
 def build_core(config: Config) -> Core:
     data_dir = config.paths.data_dir
+    refuse_shared_folders(
+        str(config.source), (("paths.data_dir", data_dir), ("logs.dir", Path(config.logs.dir)))
+    )
+    check_node_account(str(config.source), config.node.user, config.node.group, data_dir)
     bus = EventBus()
     states = StateStore(data_dir / "state.json", config.source)
     states.load()  # a corrupt state file stops us here, before anything starts

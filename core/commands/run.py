@@ -63,9 +63,9 @@ def run(args: argparse.Namespace) -> int:
         )
         core.capture.start()
         try:
-            asyncio.run(serve(core))
+            code = asyncio.run(serve(core))
         finally:
             core.capture.close()
     finally:
         lock.release()
-    return 0
+    return code

@@ -11,6 +11,7 @@ key; a ``check`` reports its problem as ``ValueError(problem)``.
 from __future__ import annotations
 
 import re
+import sys
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -208,6 +209,31 @@ def _file_name(name: str) -> str:
     return name
 
 
+def _node_user(name: str) -> str:
+    """``node.user``: an existing account (POSIX only; that a root core runs is checked at start)."""
+    if sys.platform == "win32":
+        raise ValueError("running the node as another user is not supported on Windows yet")
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        raise ValueError(f"there is no user {name!r} on this machine") from None
+    return name
+
+
+def _node_group(name: str) -> str:
+    if sys.platform == "win32":
+        raise ValueError("running the node as another group is not supported on Windows yet")
+    import grp
+
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        raise ValueError(f"there is no group {name!r} on this machine") from None
+    return name
+
+
 def _stop_signal(written: str) -> str:
     """``"term"``, ``"SIGTERM"`` → ``"SIGTERM"``; ``"CTRL_C_EVENT"`` → ``"CTRL_C"``."""
     name = written.upper().removesuffix("_EVENT")
@@ -297,11 +323,14 @@ KEYS: dict[str, dict[str, Rule]] = {
         "workdir": FilePath(),
         "env": Environment(),
         "stop_signal": Text(check=_stop_signal),
+        "user": Text(check=_node_user),
+        "group": Text(check=_node_group),
         "stop_timeout": Duration(positive=True),
         "health_url": Url(http=True),
         "health_interval": Duration(positive=True),
         "health_timeout": Duration(positive=True),
         "health_failures": Integer(minimum=1),
+        "health_grace": Duration(),
         "restart_delay": Duration(),
         "restart_delay_max": Duration(positive=True),
         "stable_after": Duration(positive=True),

@@ -58,11 +58,17 @@ class NodeConfig:
     workdir: Path | None = None
     env: Mapping[str, str] = field(default_factory=_no_env)
     stop_signal: str = "SIGINT"
+    # POSIX, root core only: the node runs as this account (with its groups).
+    user: str | None = None
+    group: str | None = None
     stop_timeout: float = 30.0
     health_url: str | None = None
     health_interval: float = 30.0
     health_timeout: float = 10.0
     health_failures: int = 3
+    # A health_url that never answered since the node started restarts nothing
+    # within this grace, and afterwards shows health "unknown" (a wrong URL).
+    health_grace: float = 300.0
     restart_delay: float = 0.1
     restart_delay_max: float = 300.0
     stable_after: float = 600.0

@@ -40,6 +40,9 @@ class SpawnRequest:
     limits: LimitsConfig
     # A name for per-node OS objects (cgroup, job object): the instance name.
     name: str
+    # POSIX: run the node as this user (and its groups) or group; None: as the core.
+    user: str | None = None
+    group: str | None = None
 
 
 class DataDirLock(abc.ABC):

@@ -47,6 +47,26 @@ def _load_prctl() -> Callable[..., int] | None:
     return prctl
 
 
+def _account_ids(
+    user: str | None, group: str | None
+) -> tuple[int | None, int | None, list[int] | None]:
+    """uid, gid and supplementary groups for ``node.user``/``node.group`` (None: the core's).
+
+    Looked up at every start, so that a change of the account's groups takes
+    effect at the next restart. A user without ``node.group`` runs with its
+    primary group.
+    """
+    import grp
+    import pwd
+
+    gid = grp.getgrnam(group).gr_gid if group else None
+    if user is None:
+        return None, gid, None
+    account = pwd.getpwnam(user)
+    gid = account.pw_gid if gid is None else gid
+    return account.pw_uid, gid, os.getgrouplist(user, gid)
+
+
 class _FlockLock(DataDirLock):
     def __init__(self, fd: int) -> None:
         self._fd: int | None = fd
@@ -117,8 +137,12 @@ class PosixPlatform(Platform):
             if plan is not None:
                 cgroup.join_in_child(plan)
 
+        user, group, extra_groups = _account_ids(request.user, request.group)
         return subprocess.Popen(
             list(request.argv),
+            user=user,
+            group=group,
+            extra_groups=extra_groups,
             env=dict(request.env),
             cwd=request.cwd,
             stdin=subprocess.DEVNULL,
@@ -205,7 +229,10 @@ class PosixPlatform(Platform):
             pass
 
     def kill_tree(self, ident: ProcessIdentity) -> int:
-        members = self.group_members(ident)
+        try:
+            members = self.group_members(ident)
+        except OSError:  # cannot read /proc (EMFILE, ENOMEM): the group kill below still works
+            members = []
         for pid in members:
             try:
                 os.kill(pid, signal.SIGKILL)

@@ -73,6 +73,8 @@ class NodeRun:
     started_at: float  # on the supervisor's clock
     exited: asyncio.Future[int]
     healthy: bool = False
+    # health_url never answered since the start, beyond node.health_grace.
+    health_unknown: bool = False
 
     @property
     def pid(self) -> int:

@@ -50,10 +50,21 @@ def start_run(
         raise StartFailed(f"cannot resolve the node command: {exc}") from exc
     try:
         popen = spawn_node(platform, plan, node, limits, instance=instance, stdio=stdio)
-    except OSError as exc:
+    except OSError as exc:  # EMFILE, ENOMEM, EACCES, ENOENT, ... from a pipe, fork or exec
         raise StartFailed(f"cannot start {plan.argv[0]}: {exc.strerror or exc}") from exc
-    # A process that is already gone again still gets a usable identity.
-    ident = platform.identity(popen.pid) or ProcessIdentity(popen.pid, time.time(), popen.pid)
+    except (
+        subprocess.SubprocessError,
+        ValueError,
+        LookupError,
+    ) as exc:  # LookupError: node.user gone
+        raise StartFailed(f"cannot start {plan.argv[0]}: {exc}") from exc
+    # A process that is already gone again, or one we cannot look at for want
+    # of file descriptors, still gets a usable identity (its own group: new session).
+    try:
+        ident = platform.identity(popen.pid)
+    except OSError:
+        ident = None
+    ident = ident or ProcessIdentity(popen.pid, time.time(), popen.pid)
     exited = asyncio.ensure_future(platform.wait_exit(popen))
     return NodeRun(ident, plan.version, now, exited)
 
@@ -75,6 +86,8 @@ def spawn_node(
         stderr=None,
         limits=limits,
         name=instance,
+        user=node.user,
+        group=node.group,
     )
     stdout_w = stderr_w = None
     if stdio is not None:

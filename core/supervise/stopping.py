@@ -26,6 +26,7 @@ _log = logging.getLogger(__name__)
 # How long leftovers of a killed group get to disappear before we give up waiting.
 KILL_SETTLE_TIMEOUT = 5.0
 POLL_INTERVAL = 0.05
+LIST_RETRY_INTERVAL = 0.5
 
 
 async def stop_gracefully(
@@ -51,7 +52,18 @@ async def kill_leftovers(platform: Platform, clock: Clock, ident: ProcessIdentit
     loop = asyncio.get_running_loop()
     deadline = clock.now() + KILL_SETTLE_TIMEOUT
     while True:
-        members = await loop.run_in_executor(None, platform.group_members, ident)
+        try:
+            members = await loop.run_in_executor(None, platform.group_members, ident)
+        except OSError as exc:
+            # Out of file descriptors (EMFILE) or memory, listing /proc fails: the
+            # group may still live, so wait and look again rather than guess.
+            if clock.now() > deadline:
+                _log.error("cannot check that the old node is gone: %s", exc.strerror or exc)
+                return
+            _log.warning("cannot list the old node's processes: %s", exc.strerror or exc)
+            platform.kill_tree(ident)  # the group kill needs no listing
+            await clock.sleep(LIST_RETRY_INTERVAL)
+            continue
         alive = [pid for pid in members if platform.status(pid) not in ("gone", "zombie")]
         if not alive:
             return

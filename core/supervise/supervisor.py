@@ -157,22 +157,52 @@ class Supervisor:
         self._wake.set()
         await self._until(self._over)
 
+    async def stop_after_failure(self) -> None:
+        """Stop the node gracefully when :meth:`run` itself has died (a bug, not a request)."""
+        run = self._run
+        if run is None or self._looping:
+            return
+        exit_info = await stop_gracefully(
+            run, self._node, "shutdown", platform=self._platform, clock=self._clock
+        )
+        await self._finish(run, exit_info)
+
+    def kill_now(self) -> None:
+        """Kill the node's whole tree at once: a shutdown that took too long ends here."""
+        run = self._run
+        if run is not None and self._alive(run):
+            _log.error("killing node pid %d: the core must exit now", run.pid)
+            self._platform.kill_tree(run.ident)
+
     # -- what the status object shows -----------------------------------------
 
     def status(self) -> dict[str, Any]:
         """The ``node`` part of the status object (DESIGN.md §6)."""
         run = self._run
+        live = run is not None and self._alive(run)
         return {
             "state": str(self._state),
-            "pid": run.pid if run else None,
+            "pid": run.pid if run and live else None,
             "version": run.version if run else self._version,
-            "uptime_s": round(self._clock.now() - run.started_at, 1) if run else 0.0,
+            "uptime_s": round(self._clock.now() - run.started_at, 1) if run and live else 0.0,
             "restarts": self._restarts,
-            "healthy": bool(run and run.healthy),
+            "healthy": None
+            if run and live and run.health_unknown
+            else bool(run and live and run.healthy),
+            "health": _health_word(run if live else None),
             "last_exit": self._last_exit,
             # Extension: the operator's maintenance stop (node.state is then "stopped").
             "stopped_by_operator": self._requests.held_by_operator,
         }
+
+    def _alive(self, run: NodeRun) -> bool:
+        """The run's process still lives (status never names a pid that is gone)."""
+        if run.exited.done():
+            return False
+        try:
+            return self._platform.status(run.pid) not in ("gone", "zombie")
+        except OSError:  # cannot look (EMFILE): the unreaped process still counts
+            return True
 
     def _healthy(self) -> bool:
         return self._state is NodeState.RUNNING and self._run is not None and self._run.healthy
@@ -311,7 +341,11 @@ class Supervisor:
             _log.error("%s", exc)
             self._report_exit(None, ExitInfo(None, None, "failed-to-start", str(exc)))
             return None
-        self._pidfile.write(run.ident, run.version)
+        try:
+            self._pidfile.write(run.ident, run.version)
+        except OSError as exc:
+            # The node runs: keep it. Only a later core's clean-up misses the record.
+            _log.error("cannot write %s: %s", self._pidfile.path, exc.strerror or exc)
         self._run, self._version = run, run.version
         if self._starts:
             self._restarts += 1
@@ -379,9 +413,10 @@ class Supervisor:
         self._bus.publish("node-unhealthy", data)
         return Trigger.UNHEALTHY
 
-    def _on_health(self, run: NodeRun, healthy: bool) -> None:
-        if run.healthy != healthy:
-            run.healthy = healthy
+    def _on_health(self, run: NodeRun, healthy: bool | None) -> None:
+        unknown = healthy is None
+        if run.healthy != bool(healthy) or run.health_unknown != unknown:
+            run.healthy, run.health_unknown = bool(healthy), unknown
             self._changed_now()
         if healthy and self._state is NodeState.STARTING:
             self._fire(Trigger.HEALTHY)
@@ -398,3 +433,12 @@ class Supervisor:
             level, "node pid %d ended: %s (%s)", run.pid, exit_info.describe(), exit_info.reason
         )
         self._report_exit(run.pid, exit_info, self._clock.now() - run.started_at)
+
+
+def _health_word(run: NodeRun | None) -> str | None:
+    """``node.health`` (an extension of the status): null without a live run."""
+    if run is None:
+        return None
+    if run.health_unknown:
+        return "unknown"
+    return "healthy" if run.healthy else "unhealthy"

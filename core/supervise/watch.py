@@ -49,7 +49,7 @@ async def watch_run(
     platform: Platform,
     clock: Clock,
     probe: Probe,
-    on_health: Callable[[bool], None],
+    on_health: Callable[[bool | None], None],
 ) -> Unhealthy | OverMemory:
     """Watch health, and memory where only a watchdog enforces ``limits.memory_max``."""
     watchers: list[asyncio.Future[Unhealthy | OverMemory]] = [
@@ -77,16 +77,19 @@ async def watch_health(
     platform: Platform,
     clock: Clock,
     probe: Probe,
-    on_health: Callable[[bool], None],
+    on_health: Callable[[bool | None], None],
 ) -> Unhealthy:
     """Check the node until ``node.health_failures`` checks in a row fail.
 
-    ``on_health`` hears every counted verdict (True: healthy). A frozen
+    ``on_health`` hears every counted verdict (True: healthy, None: the
+    health URL never answered within ``node.health_grace``). A frozen
     process fails its checks even without a ``health_url``.
     """
-    tracker = HealthTracker(node.health_failures)
+    tracker = HealthTracker(node.health_failures, node.health_grace, run.started_at)
     interval = node.health_interval
+    url = node.health_url or "the process check"
     last_counted = clock.now()
+    warned_unknown = False
     while True:
         await clock.sleep(
             interval if tracker.ever_healthy else min(FIRST_CHECKS_INTERVAL, interval)
@@ -97,18 +100,37 @@ async def watch_health(
         if not (result.ok or tracker.ever_healthy or now - last_counted >= interval * 0.95):
             continue
         last_counted = now
-        verdict = tracker.record(result)
+        verdict = tracker.record(result, now)
+        if verdict == "unknown":
+            on_health(None)
+            if not warned_unknown:
+                warned_unknown = True
+                _log.warning(
+                    "health URL %s has not answered since the node started %.0fs ago (%s); "
+                    "its health is unknown and it is not restarted for that: check "
+                    "node.health_url",
+                    url,
+                    now - run.started_at,
+                    result.detail,
+                )
+            continue
         on_health(verdict == "healthy")
-        if verdict == "restart":
+        if verdict == "waiting":
+            _log.info(
+                "node health check of %s: %s (no answer yet since the start)", url, result.detail
+            )
+        elif verdict == "restart":
             _log.warning(
-                "node unresponsive (%s) after %d checks; restarting it",
+                "node unresponsive at %s (%s) after %d checks; restarting it",
+                url,
                 result.detail,
                 tracker.consecutive_failures,
             )
             return Unhealthy(result.detail, tracker.consecutive_failures)
-        if verdict == "failing":
+        elif verdict == "failing":
             _log.info(
-                "node health check failed (%d/%d): %s",
+                "node health check of %s failed (%d/%d): %s",
+                url,
                 tracker.consecutive_failures,
                 node.health_failures,
                 result.detail,
@@ -118,9 +140,12 @@ async def watch_health(
 async def _probe_once(
     run: NodeRun, node: NodeConfig, platform: Platform, clock: Clock, probe: Probe
 ) -> ProbeResult:
-    status = platform.status(run.pid)
+    try:
+        status = platform.status(run.pid)
+    except OSError:  # /proc unreadable (EMFILE): the HTTP check below still tells
+        status = "running"
     if status in ("stopped", "zombie"):
-        return ProbeResult(False, f"process is {status}")
+        return ProbeResult(False, f"process is {status}", process_fault=True)
     if node.health_url is None:
         return ProbeResult(True)
     timeout = node.health_timeout
@@ -128,7 +153,7 @@ async def _probe_once(
     try:
         return await wait_for(clock, checking, timeout + 0.5)
     except TimeoutError:
-        return ProbeResult(False, f"no answer within {timeout:g}s")
+        return ProbeResult(False, f"timed out after {timeout:g}s")
 
 
 async def watch_memory(

@@ -43,6 +43,11 @@ class TLSError(ConnectError):
     """The server's certificate or the TLS handshake was refused."""
 
 
+class RedirectRefused(TransportError):
+    """A redirect led where the request may not go (the hop was never requested),
+    or there were too many of them."""
+
+
 class ProtocolError(TransportError):
     """The connection was cut or the answer was not valid HTTP."""
 

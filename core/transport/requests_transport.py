@@ -12,6 +12,7 @@ decides whether it was allowed); TLS is verified with the session's own
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
@@ -21,6 +22,7 @@ from nodekeeper.core.transport.base import (
     ConnectTimeout,
     ProtocolError,
     ReadTimeout,
+    RedirectRefused,
     Request,
     Response,
     TLSError,
@@ -28,10 +30,21 @@ from nodekeeper.core.transport.base import (
     first_line,
 )
 
+# Release servers and CDNs redirect once or twice; more is a loop or a trap.
+MAX_REDIRECTS = 5
+
 
 class RequestsTransport:
-    def __init__(self, session: requests.Session | None = None) -> None:
+    """``allow_http``: off, a redirect from https to plain http (or to anything but
+    http and https) is refused before the hop is requested. Every caller's
+    first URL is checked by the caller; this covers every hop after it."""
+
+    def __init__(
+        self, session: requests.Session | None = None, *, allow_http: bool = False
+    ) -> None:
         self.session = session if session is not None else requests.Session()
+        self.session.max_redirects = min(self.session.max_redirects, MAX_REDIRECTS)
+        self.allow_http = allow_http
 
     def handle_request(self, request: Request) -> Response:
         try:
@@ -43,7 +56,14 @@ class RequestsTransport:
                 timeout=(request.timeout.connect, request.timeout.read),
                 stream=True,
                 verify=self.session.verify,
+                hooks={"response": [self._check_hop]},
             )
+        except TransportError:
+            raise
+        except requests.TooManyRedirects as exc:
+            raise RedirectRefused(
+                f"more than {MAX_REDIRECTS} redirects from {request.url}"
+            ) from exc
         except requests.RequestException as exc:
             raise _translate(exc) from exc
         return Response(
@@ -57,6 +77,26 @@ class RequestsTransport:
 
     def close(self) -> None:
         self.session.close()
+
+    def _check_hop(self, answer: requests.Response, *args: object, **kwargs: object) -> None:
+        """Called by requests for every answer, before it follows a redirect."""
+        if not answer.is_redirect:
+            return
+        target = urljoin(answer.url, answer.headers.get("location", ""))
+        problem = hop_problem(answer.url, target, self.allow_http)
+        if problem is not None:
+            answer.close()
+            raise RedirectRefused(f"after redirect from {answer.url}: {target!r} {problem}")
+
+
+def hop_problem(source: str, target: str, allow_http: bool) -> str | None:
+    """Why a redirect from ``source`` to ``target`` may not be followed (None: it may)."""
+    scheme = urlsplit(target).scheme.lower()
+    if scheme not in ("http", "https"):
+        return "is not an http(s) URL"
+    if scheme == "http" and urlsplit(source).scheme.lower() == "https" and not allow_http:
+        return "must use https (plain http needs updates.allow_http)"
+    return None
 
 
 def _body(answer: requests.Response, size: int) -> Iterator[bytes]:

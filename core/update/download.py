@@ -28,12 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from nodekeeper.core.fsutil import open_nofollow
 from nodekeeper.core.transport.base import (
     BaseTransport,
     ConnectError,
     ConnectTimeout,
     ProtocolError,
     ReadTimeout,
+    RedirectRefused,
     Request,
     Response,
     Timeout,
@@ -144,7 +146,7 @@ def download_file(
     if transport is None:
         from nodekeeper.core.transport.requests_transport import RequestsTransport
 
-        transport = RequestsTransport()
+        transport = RequestsTransport(allow_http=allow_http)
     job = _Job(url, urlsplit(url).netloc, expected_length, max_length, min_free_space, limits)
     try:
         return _download(job, dest_dir, name, promised, transport, progress)
@@ -281,7 +283,8 @@ def _stream(
     hasher = BackgroundHasher(verifier)
     guard = RateGuard(limits.min_rate, limits.rate_window, time.monotonic())
     try:
-        with open(part, "ab" if offset else "wb") as out:
+        append = os.O_APPEND if offset else os.O_TRUNC
+        with os.fdopen(open_nofollow(part, os.O_WRONLY | os.O_CREAT | append), "ab") as out:
             try:
                 for chunk in response.iter_bytes(CHUNK):
                     received += len(chunk)
@@ -321,6 +324,8 @@ def _stream(
 
 
 def _describe(exc: TransportError, host: str) -> str:
+    if isinstance(exc, RedirectRefused):
+        return str(exc)
     if isinstance(exc, ConnectTimeout):
         return f"timed out connecting to {host}"
     if isinstance(exc, ReadTimeout):

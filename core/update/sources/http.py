@@ -76,7 +76,7 @@ class HttpClient:
         if transport is None:
             from nodekeeper.core.transport.requests_transport import RequestsTransport
 
-            transport = RequestsTransport(session)
+            transport = RequestsTransport(session, allow_http=allow_http)
         self.transport = transport
         self.timeout = timeout
 

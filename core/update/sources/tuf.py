@@ -113,7 +113,7 @@ class TufSource:
         if transport is None:
             from nodekeeper.core.transport.requests_transport import RequestsTransport
 
-            transport = RequestsTransport()
+            transport = RequestsTransport(allow_http=allow_http)
         self._transport = transport
         self._updater: Updater | None = None
 

@@ -73,3 +73,28 @@ def test_probe_against_a_real_server(http_server: str) -> None:
 def test_probe_of_a_closed_port_fails_with_a_reason() -> None:
     result = probe("http://127.0.0.1:1/api/sno", 1.0)
     assert not result.ok and "Connection" in result.detail
+
+
+def test_a_url_that_never_answered_waits_out_the_grace_then_is_unknown() -> None:
+    tracker = HealthTracker(3, grace=60.0, started_at=100.0)
+    assert [tracker.record(FAIL, now) for now in (101.0, 130.0, 159.0)] == ["waiting"] * 3
+    assert tracker.record(FAIL, 160.0) == "unknown"
+    assert tracker.record(FAIL, 500.0) == "unknown"  # never a restart for a URL never heard
+    assert tracker.record(OK, 501.0) == "healthy"
+    assert [tracker.record(FAIL, 502.0 + i) for i in range(3)] == ["failing", "failing", "restart"]
+
+
+def test_a_frozen_process_is_not_excused_by_the_grace() -> None:
+    tracker = HealthTracker(2, grace=60.0, started_at=100.0)
+    frozen = ProbeResult(False, "process is stopped", process_fault=True)
+    assert [tracker.record(frozen, 101.0) for _ in range(2)] == ["failing", "restart"]
+
+
+def test_probe_names_a_timeout_in_words() -> None:
+    import socket
+
+    with socket.socket() as listener:  # accepts into the backlog, never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        result = probe(f"http://127.0.0.1:{listener.getsockname()[1]}/", 0.3)
+    assert not result.ok and result.detail == "timed out after 0.3s"
