@@ -75,6 +75,8 @@ class NodeRun:
     healthy: bool = False
     # health_url never answered since the start, beyond node.health_grace.
     health_unknown: bool = False
+    # Answered healthy at least once: a reload's new health watch starts from here.
+    ever_healthy: bool = False
 
     @property
     def pid(self) -> int:

@@ -415,6 +415,8 @@ class Supervisor:
 
     def _on_health(self, run: NodeRun, healthy: bool | None) -> None:
         unknown = healthy is None
+        if healthy:
+            run.ever_healthy = True
         if run.healthy != bool(healthy) or run.health_unknown != unknown:
             run.healthy, run.health_unknown = bool(healthy), unknown
             self._changed_now()

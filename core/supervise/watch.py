@@ -86,6 +86,7 @@ async def watch_health(
     process fails its checks even without a ``health_url``.
     """
     tracker = HealthTracker(node.health_failures, node.health_grace, run.started_at)
+    tracker.ever_healthy = run.ever_healthy  # a reload keeps what this run has shown
     interval = node.health_interval
     url = node.health_url or "the process check"
     last_counted = clock.now()
