@@ -22,7 +22,7 @@ from PySide6.QtNetwork import QLocalSocket
 
 from nodekeeper.core.ipc import protocol
 from nodekeeper.core.ipc.methods import METHODS, ParamError
-from nodekeeper.tray.model import BadStatus, NodeStatus, parse_status
+from nodekeeper.tray.status import BadStatus, NodeStatus, parse_status
 
 HELLO_TIMEOUT_MS = 5000
 REQUEST_TIMEOUT_MS = 15000

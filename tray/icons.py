@@ -15,7 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 
-from nodekeeper.tray.model import IconState
+from nodekeeper.tray.instance import IconState
 from nodekeeper.tray.render_icons import SIZES, render_svg
 
 STYLES = ("color", "mono", "mono-light")

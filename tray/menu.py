@@ -15,14 +15,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import QMenu
 
-from nodekeeper.tray.model import (
-    IconState,
-    InstanceModel,
-    MenuItem,
-    icon_state,
-    instance_items,
-    status_line,
-)
+from nodekeeper.tray.instance import IconState, InstanceModel, icon_state
+from nodekeeper.tray.wording import MenuItem, instance_items, status_line
 
 
 class TrayMenu(QObject):

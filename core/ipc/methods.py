@@ -86,7 +86,7 @@ class Cli:
 class MenuAction:
     """How the tray calls a method from its per-instance menu."""
 
-    item: str  # the menu item's key (tray/model.py builds the items)
+    item: str  # the menu item's key (tray/wording.py builds the items)
     failure: str  # notification title after "<instance>: " when the core refuses
 
 
