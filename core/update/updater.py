@@ -2,7 +2,8 @@
 
 The decision is the pure ``decide``; timing is the pure ``CheckScheduler``.
 This module is the I/O around them, on the core's event loop, with the slow
-steps (network, unpacking, smoke test) in worker threads. It never leaves
+steps (network, unpacking, smoke test) in worker threads; the switch and its
+probation are ``switchover.Switchover``, the status dict ``status``. It never leaves
 the node without a runnable version: a new version only becomes
 ``current`` after it is installed, smoke-tested and the switch is recorded
 in state.json, and it stays only if it passes probation.
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 import logging
 import random
 import time
@@ -22,8 +22,7 @@ from typing import Any
 from nodekeeper.core.config import Config
 from nodekeeper.core.errors import NodekeeperError
 from nodekeeper.core.events import EventBus, utc_now_iso
-from nodekeeper.core.state import State, StateStore
-from nodekeeper.core.update import probation, prune
+from nodekeeper.core.state import StateStore
 from nodekeeper.core.update.channel import Channel, Release
 from nodekeeper.core.update.decision import Decision, decide, is_rollout_candidate
 from nodekeeper.core.update.errors import UpdateError
@@ -31,19 +30,14 @@ from nodekeeper.core.update.install import Installer, Sleep, SmokeTest
 from nodekeeper.core.update.node import NodeControl
 from nodekeeper.core.update.progress import DownloadProgress
 from nodekeeper.core.update.scheduler import CheckScheduler
-from nodekeeper.core.update.smoke import SmokeTestFailed, smoke_test
+from nodekeeper.core.update.smoke import smoke_test
 from nodekeeper.core.update.sources.factory import ReleaseSource
+from nodekeeper.core.update.status import update_status
 from nodekeeper.core.update.store import VersionStore
+from nodekeeper.core.update.switchover import Switchover, with_installed
 from nodekeeper.core.update.version import Version
-from nodekeeper.core.update.watch import ProbationWatch
 
 _log = logging.getLogger(__name__)
-
-
-def iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Updater:
@@ -98,6 +92,20 @@ class Updater:
         self._wake = asyncio.Event()
         self._busy = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._switchover = self._new_switchover()
+
+    def _new_switchover(self) -> Switchover:
+        return Switchover(
+            self._updates,
+            states=self._states,
+            store=self._store,
+            node=self._node,
+            bus=self._bus,
+            installer=self._installer,
+            sleep=self._sleep,
+            set_state=self._set_state,
+            rolled_back=self._rolled_back,
+        )
 
     def reconfigure(self, config: Config, *, source: ReleaseSource, node_id: bytes) -> None:
         """Use a reloaded ``[updates]`` section from now on (an install under way finishes first).
@@ -122,6 +130,7 @@ class Updater:
             smoke_test=self._installer.smoke_test,
             sleep=self._sleep,
         )
+        self._switchover = self._new_switchover()
         self._remember_schedule()
         self._wake.set()  # run() picks up the new next check
         self._on_change()
@@ -138,35 +147,19 @@ class Updater:
         return self._updates.enabled if persisted is None else persisted
 
     def status(self) -> dict[str, Any]:
-        state = self._states.load()
-        channel = self._channel
-        shown = self._state
-        if shown == "idle" and not self.enabled():
-            shown = "disabled"
-        result: dict[str, Any] = {
-            "enabled": self.enabled(),
-            "source": self._updates.source,
-            "state": shown,
-            "last_check": iso(self._last_check),
-            "last_error": self._last_error,
-            "last_failure": self._last_failure,
-            "next_check": iso(self._scheduler.next_check),
-            "minimum": channel.minimum.version if channel and channel.minimum else None,
-            "suggested": channel.suggested.version if channel and channel.suggested else None,
-            "candidate": self._candidate,
-            "pending": state.pending,
-            "previous": state.previous,
-            "quarantined": list(state.quarantined),
-        }
-        if self._state == "downloading":
-            progress = self._progress
-            result["progress"] = {
-                "bytes": progress.done,
-                "total": progress.total,
-                "version": progress.version,
-                "percent": progress.done * 100 // progress.total if progress.total else None,
-            }
-        return result
+        return update_status(
+            self._states.load(),
+            enabled=self.enabled(),
+            source=self._updates.source,
+            state=self._state,
+            last_check=self._last_check,
+            last_error=self._last_error,
+            last_failure=self._last_failure,
+            next_check=self._scheduler.next_check,
+            channel=self._channel,
+            candidate=self._candidate,
+            progress=self._progress,
+        )
 
     # -- the schedule -----------------------------------------------------------
 
@@ -273,6 +266,10 @@ class Updater:
     def _remember_failure(self, message: str) -> None:
         self._last_failure = {"message": message, "time": utc_now_iso()}
 
+    def _rolled_back(self, message: str) -> None:
+        self._last_error = message
+        self._remember_failure(message)
+
     def _held_by_operator(self) -> bool:
         return self._node.status().get("stopped_by_operator") is True
 
@@ -305,7 +302,7 @@ class Updater:
                     if release is None:
                         raise UpdateError(f"{target} is neither installed nor published")
                     await self._install(release)
-                await self._switch(target, decision.action)
+                await self._switchover.switch(target, decision.action)
             except NodekeeperError as exc:
                 self._fail(str(exc), during="install", version=target)
             except OSError as exc:
@@ -335,97 +332,10 @@ class Updater:
         self._set_state("installing")
         await self._installer.install(archive, version)
         archive.unlink(missing_ok=True)
-        self._states.modify(lambda s: _with_installed(s, self._store.installed()))
-
-    # -- switching, probation, rollback ---------------------------------------------
-
-    async def _switch(self, target: str, action: str) -> None:
-        state = self._states.load()
-        old = state.current
-        # The binary may have vanished since it was installed (anti-virus): test again.
-        try:
-            await asyncio.get_running_loop().run_in_executor(
-                None, self._installer.smoke_test, self._store.binary_path(target), target
-            )
-        except SmokeTestFailed:
-            # Left in place, a binary made non-executable would still count as
-            # installed, and every later check would fail here again instead of
-            # installing it afresh.
-            if target != old:
-                await self._installer.discard(target)
-                self._states.modify(lambda s: _with_installed(s, self._store.installed()))
-            raise
-        self._states.update(pending={"from": old, "to": target, "started": utc_now_iso()})
-        _log.info("switching the node from %s to %s", old, target)
-        await self._node.hold("update")
-        self._states.update(current=target, previous=old)
-        await self._probation(target, old, action, release=True)
+        self._states.modify(lambda s: with_installed(s, self._store.installed()))
 
     async def _resume_pending_probation(self) -> None:
-        pending = self._states.load().pending
-        if pending is None:
+        if self._states.load().pending is None:
             return
         async with self._busy:
-            await self._probation(pending["to"], pending.get("from"), "update", release=False)
-
-    async def _probation(self, target: str, old: str | None, action: str, *, release: bool) -> None:
-        """Keep ``target`` only if it becomes healthy and stays up for ``probation``.
-
-        With ``release``, the held node is started here, once the watch for
-        crashes is in place, so that even an instant crash is seen.
-        """
-        self._set_state("probation")
-        seconds = self._updates.probation
-        with ProbationWatch(self._bus) as watch:
-            if release:
-                await self._node.release()
-            started = time.monotonic()
-            if await watch.unless_failed(self._node.wait_until_healthy(seconds)):
-                await watch.unless_failed(self._sleep(seconds - (time.monotonic() - started)))
-        reason = probation.verdict(watch.failure, self._node.status(), seconds)
-        if reason is not None:
-            await self._roll_back(target, old, reason)
-            return
-        self._states.update(pending=None)
-        self._set_state("idle")
-        _log.info("version %s passed probation; committed", target)
-        self._bus.publish(
-            "update-installed", {"version": target, "previous": old, "action": action}
-        )
-        await asyncio.get_running_loop().run_in_executor(None, self._prune)
-
-    async def _roll_back(self, failed_version: str, old: str | None, reason: str) -> None:
-        self._set_state("rolling-back")
-        _log.error(
-            "version %s failed probation (%s); rolling back to %s", failed_version, reason, old
-        )
-        await self._node.hold("update")
-        self._states.modify(lambda s: _rolled_back(s, failed_version, old))
-        await self._node.release()
-        self._set_state("idle")
-        self._last_error = f"{failed_version} failed probation: {reason}; back on {old}"
-        self._remember_failure(self._last_error)
-        self._bus.publish("rolled-back", {"from": failed_version, "to": old, "reason": reason})
-
-    def _prune(self) -> None:
-        state = self._states.load()
-        for version in prune.versions_to_remove(
-            self._store.installed(),
-            current=state.current,
-            previous=state.previous,
-            keep_versions=self._updates.keep_versions,
-        ):
-            _log.info("removing old version %s", version)
-            self._store.remove(version)
-        self._states.modify(lambda s: _with_installed(s, self._store.installed()))
-
-
-def _with_installed(state: State, installed: list[str]) -> State:
-    return dataclasses.replace(state, installed=tuple(installed))
-
-
-def _rolled_back(state: State, failed_version: str, old: str | None) -> State:
-    quarantined = tuple(dict.fromkeys((*state.quarantined, failed_version)))
-    return dataclasses.replace(
-        state, current=old, previous=None, pending=None, quarantined=quarantined
-    )
+            await self._switchover.resume_pending()
