@@ -1,4 +1,4 @@
-"""The `nodekeeper` command line (DESIGN.md §4).
+"""The `nodekeeper` command line (docs/contract.md, Command line).
 
 Each command group lives in its own module under ``nodekeeper.core.commands`` and
 registers its sub-parsers; this module only assembles them and turns

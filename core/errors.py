@@ -1,7 +1,7 @@
 """Errors an operator can meet.
 
 Each carries a one-line message that says what is wrong and what to do,
-and the exit code the CLI returns for it (DESIGN.md §4: 1 operation failed,
+and the exit code the CLI returns for it (docs/contract.md, Command line: 1 operation failed,
 2 usage/config error, 3 core not reachable). Tracebacks are for bugs only.
 """
 

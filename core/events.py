@@ -3,7 +3,7 @@
 Parts of the core never call each other to report what happened: they
 publish an :class:`Event` and whoever cares (socket subscribers, the
 webhook notifier, the core's own log) subscribes. Event kinds are part of
-the public contract (DESIGN.md §8).
+the public contract (docs/contract.md, Control socket).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""state.json: what the core must remember across restarts (DESIGN.md §7).
+"""state.json: what the core must remember across restarts (docs/contract.md, Install store).
 
 The file holds the current and previous version, a pending switch, the
 quarantine, the node ID, the operator's updates on/off choice and the

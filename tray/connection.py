@@ -1,6 +1,6 @@
 """One control-socket connection to a core, on the Qt event loop (never blocks the UI).
 
-Speaks the JSON-lines protocol of DESIGN.md §8 over ``QLocalSocket``
+Speaks the JSON-lines protocol of docs/contract.md, Control socket over ``QLocalSocket``
 (a Unix socket, or a named pipe on Windows), with the framing and checks of
 ``nodekeeper.core.ipc.protocol`` and the methods table of
 ``nodekeeper.core.ipc.methods``: waits for ``hello``, subscribes (a full status

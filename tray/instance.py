@@ -1,7 +1,7 @@
 """One core as the tray sees it: an immutable `InstanceModel` and its icon state (pure).
 
-The connection layer feeds hello messages, status objects and events (DESIGN.md
-§8) in; each returns a new model. :func:`icon_state` derives the icon from a
+The connection layer feeds hello messages, status objects and events
+(docs/contract.md, Control socket) in; each returns a new model. :func:`icon_state` derives the icon from a
 model, worst of all instances first. Time is an argument, never read here.
 """
 

@@ -1,7 +1,7 @@
 """What the tray knows about each core and shows for it (pure), in one import.
 
 The model lives in three modules, one per job:
-:mod:`~nodekeeper.tray.status` validates status objects (DESIGN.md §6),
+:mod:`~nodekeeper.tray.status` validates status objects (docs/contract.md, Status object),
 :mod:`~nodekeeper.tray.instance` holds the immutable :class:`InstanceModel`
 fed by hellos, statuses and events (§8) and its icon state, and
 :mod:`~nodekeeper.tray.wording` derives the status line, tooltip, menu items

@@ -1,7 +1,7 @@
 """The status object a core sends, validated into a `NodeStatus` (pure).
 
 :func:`parse_status` checks a status object against the contract
-(DESIGN.md §6) and raises :class:`BadStatus` naming the first field that is
+(docs/contract.md, Status object) and raises :class:`BadStatus` naming the first field that is
 missing or has the wrong type, so a core speaking another version shows as a
 one-line problem instead of a traceback.
 """
@@ -91,7 +91,7 @@ def _optional(obj: Mapping[str, Any], key: str, types: type | tuple[type, ...], 
 
 
 def parse_status(obj: object) -> NodeStatus:
-    """Validate a status object (DESIGN.md §6); raise :class:`BadStatus` naming the field."""
+    """Validate a status object (docs/contract.md, Status object); raise :class:`BadStatus` naming the field."""
     if not isinstance(obj, Mapping):
         raise BadStatus("status: not a JSON object")
     node = _field(obj, "node", Mapping, "")

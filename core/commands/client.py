@@ -8,7 +8,7 @@ socket (``--socket PATH``, else ``--config FILE``'s ``paths.socket``, else
 the default socket of instance "storagenode"; `status` with none of these
 lists every core found instead), asks the core through
 :class:`nodekeeper.core.ipc.client.Client` and prints the answer. The text forms are for people; ``--json`` prints the contract
-objects of DESIGN.md §4/§6 unchanged.
+objects of docs/contract.md (Command line, Status object) unchanged.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`nodekeeper service install|uninstall|status --config FILE [--dry-run] [--root DIR]`.
 
 Registers the core with the OS service manager so it starts at boot and is
-restarted if it dies, and the tray to start at desktop login (DESIGN.md §10;
+restarted if it dies, and the tray to start at desktop login (docs/service.md;
 docs/service.md).
 """
 

@@ -1,4 +1,4 @@
-"""The configuration file (DESIGN.md §3): TOML in, frozen dataclasses out.
+"""The configuration file (docs/contract.md, Configuration): TOML in, frozen dataclasses out.
 
 Split by job: ``schema.py`` (the dataclasses and every default),
 ``keys.py`` (each key's type, bounds and parser), ``table.py`` (typed access

@@ -1,4 +1,4 @@
-"""Reading the configuration file (DESIGN.md §3): TOML in, a checked :class:`Config` out.
+"""Reading the configuration file (docs/contract.md, Configuration): TOML in, a checked :class:`Config` out.
 
 Each key is read by its rule in the key table (``keys.py``) with the
 schema's default (``schema.py``); this module adds what ties keys together

@@ -1,4 +1,4 @@
-"""The control socket's methods, declared once (DESIGN.md §8).
+"""The control socket's methods, declared once (docs/contract.md, Control socket).
 
 :data:`METHODS` is the one table of what a client may ask the core: each
 method's name, whether it changes state (only clients allowed to control
@@ -129,7 +129,7 @@ def _table(*methods: Method) -> Mapping[str, Method]:
 METHODS: Mapping[str, Method] = _table(
     Method(
         "status",
-        "the status object: node, updates, logs and limits (DESIGN.md §6)",
+        "the status object: node, updates, logs and limits (docs/contract.md, Status object)",
         changes_state=False,
         cli=Cli(
             "status",

@@ -1,4 +1,4 @@
-"""The control-socket protocol (DESIGN.md §8): framing and validation, no I/O.
+"""The control-socket protocol (docs/contract.md, Control socket): framing and validation, no I/O.
 
 Every message is one UTF-8 JSON object on one line of at most
 :data:`MAX_LINE` bytes (newline excluded). This module turns messages into

@@ -1,4 +1,4 @@
-"""The core's control socket server (DESIGN.md §8), on the core's event loop.
+"""The core's control socket server (docs/contract.md, Control socket), on the core's event loop.
 
 One Unix stream socket (a named pipe on Windows); each connection is
 greeted with ``hello``, told whether it may control the core (from its

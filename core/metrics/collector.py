@@ -1,6 +1,6 @@
 """Series read from the core's status object when Prometheus scrapes.
 
-:func:`status_families` is pure: a status dict (DESIGN.md §6) plus a few
+:func:`status_families` is pure: a status dict (docs/contract.md, Status object) plus a few
 readings in, metric families out. :class:`StatusCollector` gathers the
 readings (status, disk, the core's own process) once per scrape. Label
 values (versions, states, the instance) go through prometheus-client,

@@ -1,4 +1,4 @@
-"""Publisher-side rules for target names and channel files (DESIGN.md §5.1).
+"""Publisher-side rules for target names and channel files (docs/contract.md, Release repository).
 
 Pure functions: they check the publisher's arguments and compute the next
 ``channels/<process>.json`` from the current one. Nothing here touches

@@ -1,6 +1,6 @@
 """A TUF release repository: building and signing its metadata.
 
-Layout (DESIGN.md §5.1): ``metadata/N.root.json`` (the whole root chain),
+Layout (docs/contract.md, Release repository): ``metadata/N.root.json`` (the whole root chain),
 ``metadata/N.targets.json``, ``metadata/N.snapshot.json`` (consistent
 snapshots: never rewritten) and ``metadata/timestamp.json`` (the only file
 that changes in place); ``targets/<folder>/<sha256>.<name>``.

@@ -12,7 +12,7 @@ so that the tray can import it without pulling in the core.
 
 Rules the table keeps:
 
-* the state names are the contract (DESIGN.md §6, ``node.state``);
+* the state names are the contract (docs/contract.md, Status object, ``node.state``);
 * a node process exists only in ``starting``, ``running`` and ``stopping``;
 * every stop the core makes passes through ``stopping``; once the node is
   gone the supervisor fires what should happen next (``start`` again, stay

@@ -3,7 +3,7 @@
 Pure: no clocks, no sleeping. Callers pass ``now`` (monotonic seconds) and
 a random source, so every path is tested without processes.
 
-Rules (DESIGN.md §3, node.*):
+Rules (docs/contract.md, Configuration, node.*):
 * the n-th consecutive unrequested exit waits ``restart_delay * 2**(n-1)``,
   capped at ``restart_delay_max``, shortened by up to 20 % of jitter so a
   fleet of nodes that crashed together does not restart in lockstep (the

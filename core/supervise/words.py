@@ -1,6 +1,6 @@
 """The node's last exit and a download's progress as sentences, for `status` and the tray.
 
-Both read the status object (DESIGN.md §6 and its extensions) and
+Both read the status object (docs/contract.md, Status object and its extensions) and
 tolerate missing or odd fields: a status from an older core still reads
 well, just with less detail.
 

@@ -1,4 +1,4 @@
-"""The channel: what every release source produces (DESIGN.md §5).
+"""The channel: what every release source produces (docs/contract.md, Release repository).
 
 A channel is, for one process, the ``minimum`` and ``suggested`` releases,
 the gradual-rollout parameters and the revoked versions. Sources turn their

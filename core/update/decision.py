@@ -1,4 +1,4 @@
-"""The update decision: what to do with a channel (DESIGN.md section 7).
+"""The update decision: what to do with a channel (docs/updates.md).
 
 One pure function, :func:`decide`, turns (current version, channel, node
 id, quarantined and installed versions, whether updates are on) into a

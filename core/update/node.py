@@ -25,5 +25,5 @@ class NodeControl(Protocol):
         ...
 
     def status(self) -> dict[str, Any]:
-        """The ``node`` part of the status object (DESIGN.md §6)."""
+        """The ``node`` part of the status object (docs/contract.md, Status object)."""
         ...

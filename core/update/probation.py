@@ -1,4 +1,4 @@
-"""Probation verdicts (DESIGN.md §7): does a freshly switched version stay?
+"""Probation verdicts (docs/updates.md): does a freshly switched version stay?
 
 Pure: the updater feeds it the events it saw during probation and the
 node's status at the end; no waiting or I/O happens here.

@@ -1,4 +1,4 @@
-"""The ``updates`` part of the status JSON (DESIGN.md §6), built from what the updater knows.
+"""The ``updates`` part of the status JSON (docs/contract.md, Status object), built from what the updater knows.
 
 Pure: it takes the updater's state and the saved state and returns the
 dict the contract describes; it never reads files or the clock.

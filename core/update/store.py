@@ -1,4 +1,4 @@
-"""The install store: one folder per installed version (DESIGN.md §7 contract).
+"""The install store: one folder per installed version (docs/contract.md, Install store).
 
 ``<data_dir>/versions/<v>/<binary_name>``. A version becomes visible only by
 renaming a complete, fsync'd ``<v>.tmp`` folder into place, so a crash

@@ -1,4 +1,4 @@
-"""The update cycle (DESIGN.md §7): check, decide, install, switch, probation, commit or roll back.
+"""The update cycle (docs/updates.md): check, decide, install, switch, probation, commit or roll back.
 
 The decision is the pure ``decide``; timing is the pure ``CheckScheduler``.
 This module is the I/O around them, on the core's event loop, with the slow

@@ -1,4 +1,4 @@
-"""One interface over the three release sources (DESIGN.md §5).
+"""One interface over the three release sources (docs/contract.md, Release repository).
 
 The updater needs two things from a source: the current :class:`Channel`
 and, for one release of it, a downloaded and verified archive. TUF

@@ -1,4 +1,4 @@
-"""Release source: GitHub releases (DESIGN.md section 5.3).
+"""Release source: GitHub releases (docs/contract.md, Release repository).
 
 ``GET {url}/repos/{repository}/releases`` lists releases. The channel
 suggests the newest release (highest semver tag) that is not a draft, not

@@ -1,4 +1,4 @@
-"""Release source: Storj's version server (DESIGN.md section 5.2).
+"""Release source: Storj's version server (docs/contract.md, Release repository).
 
 ``GET {url}`` returns, per process, the ``minimum`` and ``suggested``
 releases (``{"version", "url"}``, the url a template with ``{os}`` and

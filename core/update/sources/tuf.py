@@ -248,7 +248,7 @@ class TufSource:
 
 
 def parse_channel(data: bytes, process: str) -> Channel:
-    """Strictly parse ``channels/<process>.json`` (DESIGN.md §5.1)."""
+    """Strictly parse ``channels/<process>.json`` (docs/contract.md, Release repository)."""
     try:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:

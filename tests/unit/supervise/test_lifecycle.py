@@ -23,7 +23,7 @@ from nodekeeper.core.supervise.lifecycle import (
     next_state,
 )
 
-# DESIGN.md §6: node.state
+# docs/contract.md, Status object: node.state
 CONTRACT_STATES = {
     "starting",
     "running",

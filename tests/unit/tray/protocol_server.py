@@ -1,4 +1,4 @@
-"""A small real control-socket server speaking DESIGN.md §8, for tray tests.
+"""A small real control-socket server speaking docs/contract.md, Control socket, for tray tests.
 
 It listens on a real Unix socket in its own threads and keeps a status
 object that the requests change, so the tray is tested over the same
