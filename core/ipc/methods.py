@@ -6,7 +6,7 @@ may call those), its parameters with their types and bounds, a one-line
 description, and how the ``nodekeeper`` CLI and the tray call it. Protocol
 validation, the server's dispatch and authorisation, the client library,
 the CLI commands and the tray all read it; adding or changing a method
-means editing this table and registering its handler in ``core/service.py``.
+means editing this table and registering its handler in ``core/control.py``.
 
 Pure data: no I/O, no imports from the rest of the core.
 """

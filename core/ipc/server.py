@@ -52,7 +52,7 @@ MAX_BUFFERED = 1024 * 1024
 READ_CHUNK = 64 * 1024
 
 # What the core does for one method: called with the request's checked
-# parameters as keyword arguments (core/service.py registers them).
+# parameters as keyword arguments (core/control.py registers them).
 Handler = Callable[..., Awaitable[Any]]
 
 

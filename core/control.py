@@ -1,0 +1,90 @@
+"""What the core does for each control-socket method (core/ipc/methods.py lists them).
+
+Each handler is a coroutine called with the request's checked parameters
+as keyword arguments; the server has already decided who may call it.
+Handlers refuse what cannot be done now with a one-line
+:class:`OperationFailed`, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from nodekeeper.core.errors import OperationFailed
+from nodekeeper.core.ipc.server import Handler
+from nodekeeper.core.reloading import apply_reload
+from nodekeeper.core.running import Core
+
+# The core's log lines keep the source name they have always carried.
+_log = logging.getLogger("nodekeeper.core.service")
+
+
+def control_handlers(core: Core) -> dict[str, Handler]:
+    """The handler of each control-socket method, for ``ControlServer``."""
+    handlers = ControlHandlers(core)
+    return {
+        "status": handlers.status,
+        "set_updates": handlers.set_updates,
+        "check_now": handlers.check_now,
+        "restart_node": handlers.restart_node,
+        "logs_tail": handlers.logs_tail,
+        "stop_node": handlers.stop_node,
+        "start_node": handlers.start_node,
+        "reload": handlers.reload,
+    }
+
+
+@dataclass(frozen=True)
+class ControlHandlers:
+    core: Core
+
+    async def status(self) -> dict[str, Any]:
+        return self.core.status()
+
+    async def set_updates(self, enabled: bool) -> dict[str, Any]:
+        self.core.states.update(updates_enabled=enabled)
+        _log.info("automatic updates switched %s", "on" if enabled else "off")
+        self.core.bus.publish("updates-toggled", {"enabled": enabled})
+        return self.core.updates_status()
+
+    async def restart_node(self) -> dict[str, Any]:
+        supervisor = self.core.supervisor
+        if supervisor.held_by_operator:
+            raise OperationFailed(
+                "the node is stopped by the operator; 'nodekeeper start' starts it again"
+            )
+        await supervisor.restart()
+        return {"restarting": True}
+
+    async def stop_node(self) -> dict[str, Any]:
+        updater = self.core.updater
+        if updater.busy():
+            raise OperationFailed(
+                f"an update is in progress ({updater.status()['state']}); try again when it is done"
+            )
+        # Persisted first: a core restarted during the stop keeps the node stopped.
+        self.core.states.update(stopped_by_operator=True)
+        _log.info("node stopped by the operator; it stays stopped until 'nodekeeper start'")
+        await self.core.supervisor.stop_by_operator()
+        return self.core.supervisor.status()
+
+    async def start_node(self) -> dict[str, Any]:
+        supervisor = self.core.supervisor
+        self.core.states.update(stopped_by_operator=False)
+        if supervisor.held_by_operator:
+            _log.info("node started again by the operator")
+        await supervisor.start_by_operator()
+        return supervisor.status()
+
+    async def logs_tail(self, lines: int) -> list[str]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self.core.capture.tail, lines)
+
+    async def check_now(self) -> dict[str, Any]:
+        return await self.core.updater.check_now()
+
+    async def reload(self, restart_node: bool) -> dict[str, Any]:
+        return await apply_reload(self.core, restart_node)
