@@ -302,8 +302,9 @@ def test_eat_memory_grows_resident_memory_by_that_much(demo_nodes: DemoNodes) ->
     eating = demo_nodes.start("run", "--eat-memory", "60MiB")
     plain.port()
     eating.port()
+    # 50 MiB/s on an idle machine; a loaded one may lend the node little CPU.
     wait_until(
-        lambda: rss_kib(eating.pid) - rss_kib(plain.pid) >= 60 * 1024, 15, "60 MiB more resident"
+        lambda: rss_kib(eating.pid) - rss_kib(plain.pid) >= 60 * 1024, 60, "60 MiB more resident"
     )
 
 
