@@ -7,9 +7,10 @@ seam. It must never start a node while another copy may still be alive:
 every start follows the removal of the previous run's whole process group,
 and the first start of a core follows stopping what a previous core left.
 
-Requests (:meth:`restart`, :meth:`hold`, :meth:`release`, :meth:`shutdown`)
-only record what is wanted and wake the loop in :meth:`run`, which alone
-moves the node from state to state.
+Requests (:meth:`restart`, :meth:`hold`, :meth:`release`, :meth:`shutdown`;
+``requesting.py``) only record what is wanted and wake the loop in
+:meth:`run`, which alone moves the node from state to state. The starts,
+restarts and last exit that the status shows are kept in ``record.py``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from nodekeeper.core.supervise.lifecycle import (
     HELD_STATES,
     IllegalTransition,
     NodeState,
-    Requests,
     Trigger,
     next_state,
 )
@@ -41,6 +41,8 @@ from nodekeeper.core.supervise.process import (
     NodeRun,
     exit_info_from_returncode,
 )
+from nodekeeper.core.supervise.record import RunRecord, alive, node_status
+from nodekeeper.core.supervise.requesting import SupervisorRequests
 from nodekeeper.core.supervise.spawn import LaunchPlan, StartFailed, StdioSource, start_run
 from nodekeeper.core.supervise.stopping import kill_leftovers, stop_gracefully, stop_previous_node
 from nodekeeper.core.supervise.watch import OverMemory, Probe, Unhealthy, watch_run
@@ -48,7 +50,7 @@ from nodekeeper.core.supervise.watch import OverMemory, Probe, Unhealthy, watch_
 _log = logging.getLogger(__name__)
 
 
-class Supervisor:
+class Supervisor(SupervisorRequests):
     def __init__(
         self,
         node: NodeConfig,
@@ -66,6 +68,7 @@ class Supervisor:
         on_change: Callable[[], None] = lambda: None,
         held_by_operator: bool = False,
     ) -> None:
+        super().__init__(held_by_operator=held_by_operator, on_change=on_change)
         self._node = node
         self._limits = limits
         self._platform = platform
@@ -76,57 +79,14 @@ class Supervisor:
         self._stdio = stdio
         self._clock = clock or MonotonicClock()
         self._probe = health_probe
-        self._on_change = on_change
         self._policy = RestartPolicy(node, rng)
         self._state = NodeState.STOPPED
-        self._run: NodeRun | None = None
-        self._version: str | None = None
-        self._starts = 0
-        self._restarts = 0
-        self._last_exit: dict[str, Any] | None = None
+        self._run = None
+        self._record = RunRecord()
         self._delay = 0.0  # before the restart that the current wait leads to
-        self._requests = Requests(held_by_operator=held_by_operator)
-        self._looping = False  # run() is in its loop
-        self._wake = asyncio.Event()  # set with every request
-        self._changed = asyncio.Event()
         self._rewatch = False  # reloaded settings: watch the running node with them
 
-    # -- requests (called from the event loop) --------------------------------
-
-    async def restart(self) -> None:
-        """Gracefully restart the node now (not counted as a crash); ends a hold."""
-        self._requests.hold_reason = None
-        self._requests.restart = True
-        self._wake.set()
-
-    async def hold(self, reason: str) -> None:
-        """Stop the node gracefully and keep it stopped until :meth:`release`.
-
-        ``reason`` "update" shows the node as ``updating``, any other as ``stopped``.
-        """
-        self._requests.hold_reason = reason
-        self._wake.set()
-        held = next_state(NodeState.STOPPED, self._requests.wanted())
-        await self._until(lambda: self._over() or (self._run is None and self._state is held))
-
-    async def release(self) -> None:
-        """End a hold: the node starts again."""
-        self._requests.hold_reason = None
-        self._wake.set()
-
-    async def stop_by_operator(self) -> None:
-        """Stop the node for maintenance; it stays stopped, whatever else asks, until
-        :meth:`start_by_operator`."""
-        self._requests.held_by_operator = True
-        self._wake.set()
-        await self._until(
-            lambda: self._over() or (self._run is None and self._state is NodeState.STOPPED)
-        )
-
-    async def start_by_operator(self) -> None:
-        """End the operator's maintenance stop: the node starts unless an update still holds it."""
-        self._requests.held_by_operator = False
-        self._wake.set()
+    # -- requests the loop does not carry out (see SupervisorRequests for the rest)
 
     def reconfigure(
         self, node: NodeConfig, limits: LimitsConfig, resolve: Callable[[], LaunchPlan]
@@ -138,24 +98,6 @@ class Supervisor:
         self._rewatch = True
         if self._run is not None:  # a wake in the restart wait would cut it short
             self._wake.set()
-
-    @property
-    def held_by_operator(self) -> bool:
-        return self._requests.held_by_operator
-
-    async def wait_until_healthy(self, timeout: float) -> bool:
-        """True once the node runs and answers its health checks; False after ``timeout``."""
-        try:
-            await wait_for(self._clock, self._until(self._healthy), timeout)
-        except TimeoutError:
-            return False
-        return self._healthy()
-
-    async def shutdown(self) -> None:
-        """Stop the node gracefully and end :meth:`run`."""
-        self._requests.shutdown = True
-        self._wake.set()
-        await self._until(self._over)
 
     async def stop_after_failure(self) -> None:
         """Stop the node gracefully when :meth:`run` itself has died (a bug, not a request)."""
@@ -179,43 +121,17 @@ class Supervisor:
     def status(self) -> dict[str, Any]:
         """The ``node`` part of the status object (DESIGN.md §6)."""
         run = self._run
-        live = run is not None and self._alive(run)
-        return {
-            "state": str(self._state),
-            "pid": run.pid if run and live else None,
-            "version": run.version if run else self._version,
-            "uptime_s": round(self._clock.now() - run.started_at, 1) if run and live else 0.0,
-            "restarts": self._restarts,
-            "healthy": None
-            if run and live and run.health_unknown
-            else bool(run and live and run.healthy),
-            "health": _health_word(run if live else None),
-            "last_exit": self._last_exit,
-            # Extension: the operator's maintenance stop (node.state is then "stopped").
-            "stopped_by_operator": self._requests.held_by_operator,
-        }
+        return node_status(
+            self._record,
+            self._state,
+            run,
+            live=run is not None and self._alive(run),
+            now=self._clock.now(),
+            held_by_operator=self._requests.held_by_operator,
+        )
 
     def _alive(self, run: NodeRun) -> bool:
-        """The run's process still lives (status never names a pid that is gone)."""
-        if run.exited.done():
-            return False
-        try:
-            return self._platform.status(run.pid) not in ("gone", "zombie")
-        except OSError:  # cannot look (EMFILE): the unreaped process still counts
-            return True
-
-    def _healthy(self) -> bool:
-        return self._state is NodeState.RUNNING and self._run is not None and self._run.healthy
-
-    def _changed_now(self) -> None:
-        # Waiters hold the old event: setting it wakes them all at once.
-        self._changed.set()
-        self._changed = asyncio.Event()
-        self._on_change()
-
-    async def _until(self, condition: Callable[[], bool]) -> None:
-        while not condition():
-            await self._changed.wait()
+        return alive(self._platform, run)
 
     def _fire(self, trigger: Trigger) -> None:
         try:
@@ -227,11 +143,6 @@ class Supervisor:
             _log.debug("node state %s -> %s (%s)", self._state, state, trigger)
             self._state = state
             self._changed_now()
-
-    def _over(self) -> bool:
-        """True when run() has returned or is about to."""
-        shut_down = self._requests.shutdown and self._state is NodeState.STOPPED
-        return shut_down or not self._looping
 
     # -- the loop ---------------------------------------------------------------
 
@@ -259,10 +170,6 @@ class Supervisor:
         finally:
             self._looping = False
             self._changed_now()
-
-    async def _next_wake(self) -> None:
-        await self._wake.wait()
-        self._wake.clear()
 
     async def _held(self) -> Trigger:
         """Stay stopped or updating for as long as that is what is wanted."""
@@ -346,10 +253,8 @@ class Supervisor:
         except OSError as exc:
             # The node runs: keep it. Only a later core's clean-up misses the record.
             _log.error("cannot write %s: %s", self._pidfile.path, exc.strerror or exc)
-        self._run, self._version = run, run.version
-        if self._starts:
-            self._restarts += 1
-        self._starts += 1
+        self._run = run
+        self._record.started(run)
         _log.info("node started: pid %d, version %s", run.pid, run.version or "unknown")
         self._bus.publish("node-started", {"pid": run.pid, "version": run.version})
         self._changed_now()
@@ -358,9 +263,7 @@ class Supervisor:
     def _report_exit(
         self, pid: int | None, exit_info: ExitInfo, ran_s: float | None = None
     ) -> None:
-        self._last_exit = exit_info.last_exit(utc_now_iso())
-        if ran_s is not None:  # extension: how long the run lasted
-            self._last_exit["ran_s"] = round(ran_s, 1)
+        self._record.exited(exit_info, utc_now_iso(), ran_s)
         self._bus.publish("node-exited", exit_info.event(pid))
         self._changed_now()
 
@@ -435,12 +338,3 @@ class Supervisor:
             level, "node pid %d ended: %s (%s)", run.pid, exit_info.describe(), exit_info.reason
         )
         self._report_exit(run.pid, exit_info, self._clock.now() - run.started_at)
-
-
-def _health_word(run: NodeRun | None) -> str | None:
-    """``node.health`` (an extension of the status): null without a live run."""
-    if run is None:
-        return None
-    if run.health_unknown:
-        return "unknown"
-    return "healthy" if run.healthy else "unhealthy"

@@ -21,6 +21,7 @@ _STOPPED_FOR = {
     "memory": "stopped for using too much memory",
 }
 LAST_LINE_MAX = 120
+_INF = float("inf")
 
 
 def duration(seconds: float) -> str:
@@ -35,7 +36,9 @@ def duration(seconds: float) -> str:
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+    # JSON readers accept Infinity (and NaN, which no comparison lets through):
+    # neither is a duration or a size.
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < _INF:
         return float(value)
     return None
 

@@ -80,6 +80,12 @@ def test_any_last_exit_gives_one_line(last_exit: dict[str, Any]) -> None:
     assert sentence and isinstance(sentence, str)
 
 
+def test_an_infinite_duration_or_size_is_left_out() -> None:
+    assert last_exit_sentence({"code": 1, "ran_s": float("inf")}) == "exited with code 1"
+    updates = {"state": "downloading", "progress": {"bytes": 100, "total": float("inf")}}
+    assert progress_sentence(updates) == "downloading: 100 B"
+
+
 def test_the_module_imports_nothing_but_the_standard_library() -> None:
     tree = ast.parse(Path(words.__file__).read_text())
     imported = {
