@@ -1,7 +1,7 @@
 """The node's record for the status object: starts, restarts, the last exit.
 
 The supervisor counts every start and exit here and builds the ``node``
-part of the status object (DESIGN.md §6 and its extensions) from it.
+part of the status object (docs/contract.md, Status object, and its extensions) from it.
 :func:`node_status` is pure: the caller says whether the run still lives
 and what time it is.
 """
@@ -47,7 +47,7 @@ def node_status(
     now: float,
     held_by_operator: bool,
 ) -> dict[str, Any]:
-    """The ``node`` part of the status object (DESIGN.md §6)."""
+    """The ``node`` part of the status object (docs/contract.md, Status object)."""
     return {
         "state": str(state),
         "pid": run.pid if run and live else None,

@@ -119,7 +119,7 @@ class Supervisor(SupervisorRequests):
     # -- what the status object shows -----------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """The ``node`` part of the status object (DESIGN.md §6)."""
+        """The ``node`` part of the status object (docs/contract.md, Status object)."""
         run = self._run
         return node_status(
             self._record,
