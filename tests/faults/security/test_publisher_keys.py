@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.faults.security.support import as_user, needs_root
+from tests.fixtures.local_users import as_user, needs_root
 from tests.helpers import REPO
 
 
