@@ -23,17 +23,11 @@ import pytest
 import requests
 
 from tests.fixtures.local_users import as_user, needs_root
-from tests.helpers import REPO
+from tests.helpers import REPO, run_cli
 
 
 def release(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nodekeeper.core", "release", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-    )
+    return run_cli("release", *args)
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:

@@ -15,20 +15,11 @@ import requests
 from nodekeeper.core.update.sources.tuf import TufSource
 from tests.fixtures.nginx import NginxServer
 from tests.fixtures.releases import make_zip, tree_hashes
-from tests.helpers import REPO
+from tests.helpers import REPO, run_cli
 
 
 def nk(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "nodekeeper.core", "release", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"exit {result.returncode}: {result.stderr}")
-    return result
+    return run_cli("release", *args, check=check)
 
 
 @pytest.fixture(scope="module")
