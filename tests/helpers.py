@@ -14,7 +14,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,28 @@ def run_cli(
         command = " ".join(map(str, args))
         raise AssertionError(f"nodekeeper {command}: exit {result.returncode}: {result.stderr}")
     return result
+
+
+@contextmanager
+def release_serve(repo: Path) -> Iterator[str]:
+    """``nodekeeper release serve <repo> --port 0`` as a real process; yields the URL it serves.
+
+    The URL is read from the line the command prints first ("... at <url>").
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nodekeeper.core", "release", "serve", str(repo), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "NODEKEEPER_SERVE_QUIET": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().split(" at ")[1].strip()
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def wait_until(
