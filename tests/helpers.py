@@ -14,7 +14,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,53 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def run_cli(
+    *args: str | Path,
+    timeout: float = 60,
+    env: Mapping[str, str] | None = None,
+    check: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """``nodekeeper *args`` as a real process (``python -m nodekeeper.core``), output as text.
+
+    ``env`` replaces the environment (None: inherit it). With ``check`` a
+    non-zero exit fails the calling test with the command's stderr.
+    """
+    result = subprocess.run(
+        [sys.executable, "-m", "nodekeeper.core", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=timeout,
+        env=None if env is None else dict(env),
+    )
+    if check and result.returncode != 0:
+        command = " ".join(map(str, args))
+        raise AssertionError(f"nodekeeper {command}: exit {result.returncode}: {result.stderr}")
+    return result
+
+
+@contextmanager
+def release_serve(repo: Path) -> Iterator[str]:
+    """``nodekeeper release serve <repo> --port 0`` as a real process; yields the URL it serves.
+
+    The URL is read from the line the command prints first ("... at <url>").
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nodekeeper.core", "release", "serve", str(repo), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "NODEKEEPER_SERVE_QUIET": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().split(" at ")[1].strip()
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def wait_until(

@@ -10,6 +10,7 @@ and notifications. None of them touches Qt, sockets or a clock.
 
 from __future__ import annotations
 
+from nodekeeper.core.supervise.words import duration as format_uptime
 from nodekeeper.tray.instance import (
     Connection,
     IconState,
@@ -30,7 +31,6 @@ from nodekeeper.tray.wording import (
     READ_ONLY_HINT,
     MenuItem,
     attention_reason,
-    format_uptime,
     instance_items,
     notification_for_event,
     status_line,

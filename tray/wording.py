@@ -11,19 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from nodekeeper.core.supervise.lifecycle import STATES, NodeState, Severity
+from nodekeeper.core.supervise.words import duration
 from nodekeeper.tray.instance import Connection, InstanceModel, first_text
 from nodekeeper.tray.status import NodeStatus
 from nodekeeper.tray.throttle import UNREACHABLE, Notification
-
-
-def format_uptime(seconds: float) -> str:
-    if seconds < 60:
-        return f"{int(seconds)} s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)} min"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)} h"
-    return f"{int(seconds // 86400)} d"
 
 
 def status_line(model: InstanceModel) -> str:
@@ -41,7 +32,7 @@ def status_line(model: InstanceModel) -> str:
         to = f" to v{target.removeprefix('v')}" if target else ""
         return f"{line}, updating{to}: {model.progress.percent} %"
     if s.node_state is NodeState.RUNNING and s.uptime_s is not None:
-        line += f", up {format_uptime(s.uptime_s)}"
+        line += f", up {duration(s.uptime_s)}"
     return line
 
 
@@ -174,7 +165,7 @@ def notification_for_event(
         exits, window = data.get("exits"), data.get("window_s")
         text = "The node crashed repeatedly"
         if isinstance(exits, int) and isinstance(window, int | float) and window > 0:
-            text = f"The node crashed {exits} times within {format_uptime(float(window))}"
+            text = f"The node crashed {exits} times within {duration(float(window))}"
         return Notification(
             kind,
             f"{name} keeps crashing",

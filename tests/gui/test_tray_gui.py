@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import pytest
 from PySide6.QtGui import QImage
 
 from tests.gui.conftest import TrayDriver, XDisplay
-from tests.helpers import REPO, CoreHarness, wait_until
+from tests.helpers import REPO, CoreHarness, run_cli, wait_until
 
 ARTIFACTS = REPO / "test-artifacts" / "gui"
 DOC_IMAGES = REPO / "docs" / "images"
@@ -31,13 +30,7 @@ GRACE_S = 2.0
 
 
 def nodekeeper(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nodekeeper.core", *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=REPO,
-    )
+    return run_cli(*args, timeout=30)
 
 
 def core_updates_enabled(socket: str) -> bool:

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.helpers import REPO
+from tests.helpers import run_cli
 
 
 def check(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nodekeeper.core", "config", "check", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-    )
+    return run_cli("config", "check", *args, env={**os.environ, **(env or {})})
 
 
 def write(tmp_path: Path, extra: str = "") -> Path:

@@ -18,7 +18,7 @@ import pytest
 
 from nodekeeper.core.errors import StateError
 from nodekeeper.core.state import SCHEMA, State, StateStore
-from tests.helpers import REPO, to_toml
+from tests.helpers import REPO, run_cli, to_toml
 
 PENDING = {"from": "1.2.2", "to": "1.3.0", "started": "2026-11-27T05:00:00Z"}
 
@@ -255,13 +255,7 @@ def test_writer_killed_at_any_instant_leaves_a_valid_file(tmp_path: Path) -> Non
 
 
 def nodekeeper(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nodekeeper.core", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli(*args)
 
 
 @pytest.fixture

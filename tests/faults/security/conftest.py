@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.security.support import other_user, shared_dir
+from tests.fixtures.local_users import other_user, shared_dir
 
 __all__ = ["other_user", "second_user", "shared_dir", "sticky_dir", "unprotected_symlinks"]
 

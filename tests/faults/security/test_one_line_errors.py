@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.faults.security.support import as_user, needs_root
+from tests.fixtures.local_users import as_user, needs_root
 from tests.helpers import REPO, to_toml
 
 

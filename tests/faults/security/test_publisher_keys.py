@@ -22,18 +22,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.faults.security.support import as_user, needs_root
-from tests.helpers import REPO
+from tests.fixtures.local_users import as_user, needs_root
+from tests.helpers import release_serve, run_cli
 
 
 def release(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nodekeeper.core", "release", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-    )
+    return run_cli("release", *args)
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -62,26 +56,13 @@ def test_serve_answers_only_metadata_and_targets(tmp_path: Path) -> None:
     # Whatever a careless publisher leaves in the folder stays private.
     shutil.copy2(tmp_path / "keys.json", repo / "keys.json")
     (repo / "metadata" / "leak.json").symlink_to(tmp_path / "keys.json")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "nodekeeper.core", "release", "serve", str(repo), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, "NODEKEEPER_SERVE_QUIET": "1"},
-    )
-    try:
-        assert server.stdout is not None
-        url = server.stdout.readline().split(" at ")[1].strip()
+    with release_serve(repo) as url:
         assert requests.get(url + "metadata/timestamp.json", timeout=5).status_code == 200
         for path in ("keys.json", "metadata/leak.json", "metadata/../keys.json", ""):
             response = requests.get(url + path, timeout=5)
             assert response.status_code == 404, path
             assert b'"keys"' not in response.content
         assert requests.head(url + "keys.json", timeout=5).status_code == 404
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from nodekeeper.core.ipc.client import Client
-from tests.faults.security.support import needs_root, popen_as
+from tests.fixtures.local_users import needs_root, popen_as
 from tests.helpers import CoreHarness, wait_until
 
 pytestmark = [*needs_root, pytest.mark.slow]

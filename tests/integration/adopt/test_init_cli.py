@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -16,20 +15,14 @@ from nodekeeper.core.config import load_config
 from nodekeeper.core.update.nodeid import encode_node_id
 from tests.fixtures.storj_identity import make_identity
 from tests.fixtures.storj_setups import docker_inspect, docker_root, systemd_root
-from tests.helpers import REPO
+from tests.helpers import run_cli
 
 CONFIG = "etc/nodekeeper/storagenode.toml"
 WANTS = "etc/systemd/system/multi-user.target.wants"
 
 
 def init(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nodekeeper.core", "init", *map(str, args)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli("init", *args)
 
 
 def snapshot(root: Path) -> dict[str, tuple[str, object]]:

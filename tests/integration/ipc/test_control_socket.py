@@ -8,7 +8,6 @@ import os
 import socket
 import stat
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 
 from nodekeeper.core.errors import CoreUnreachable
 from nodekeeper.core.ipc.client import Client, RequestFailed
-from tests.helpers import REPO
+from tests.helpers import run_cli
 from tests.integration.ipc.support import FakeCore, RawClient, read_events, subscribe_raw
 
 
@@ -30,13 +29,7 @@ def fake_core(tmp_path: Path) -> Iterator[FakeCore]:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nodekeeper.core", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-    )
+    return run_cli(*args)
 
 
 def test_hello_grants_control_to_the_cores_own_user(fake_core: FakeCore) -> None:

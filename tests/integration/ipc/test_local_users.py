@@ -9,51 +9,19 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-import shutil
 import subprocess
 import sys
-import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from nodekeeper.core.ipc.client import Client
+from tests.fixtures.local_users import as_user, needs_root
 from tests.helpers import REPO, CoreHarness
 from tests.integration.ipc.support import FakeCore
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(
-        os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv"
-    ),
-]
-
-
-@pytest.fixture
-def other_user() -> Iterator[pwd.struct_passwd]:
-    name = f"nkipc{uuid.uuid4().hex[:8]}"
-    subprocess.run(
-        ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group", name],
-        check=True,
-    )
-    try:
-        yield pwd.getpwnam(name)
-    finally:
-        subprocess.run(["userdel", name], check=False)
-        subprocess.run(["groupdel", name], check=False, capture_output=True)
-
-
-@pytest.fixture
-def socket_dir() -> Iterator[Path]:
-    # pytest's tmp_path lives in root's private folder; the other user must reach the socket.
-    path = Path(tempfile.mkdtemp(prefix="nk-ipc-users-"))
-    path.chmod(0o711)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+pytestmark = needs_root
 
 
 @pytest.fixture
@@ -73,16 +41,7 @@ def control_group() -> Iterator[grp.struct_group]:
 
 def cli_as(user: pwd.struct_passwd, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            "setpriv",
-            f"--reuid={user.pw_uid}",
-            f"--regid={user.pw_gid}",
-            "--init-groups",
-            sys.executable,
-            "-m",
-            "nodekeeper.core",
-            *args,
-        ],
+        as_user(user, [sys.executable, "-m", "nodekeeper.core", *args]),
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -98,9 +57,9 @@ def updates_enabled(core: FakeCore) -> bool:
 
 
 def test_other_user_cannot_connect_to_the_0660_socket(
-    other_user: pwd.struct_passwd, socket_dir: Path
+    other_user: pwd.struct_passwd, shared_dir: Path
 ) -> None:
-    core = FakeCore(socket_dir / "core.sock")
+    core = FakeCore(shared_dir / "core.sock")
     try:
         result = cli_as(other_user, "updates", "off", "--socket", str(core.path))
         assert result.returncode == 3, result.stderr
@@ -111,9 +70,9 @@ def test_other_user_cannot_connect_to_the_0660_socket(
 
 
 def test_other_user_who_can_connect_is_read_only(
-    other_user: pwd.struct_passwd, socket_dir: Path
+    other_user: pwd.struct_passwd, shared_dir: Path
 ) -> None:
-    core = FakeCore(socket_dir / "core.sock")
+    core = FakeCore(shared_dir / "core.sock")
     try:
         core.path.chmod(0o666)  # an operator who opened the socket to everyone
         status = cli_as(other_user, "status", "--json", "--socket", str(core.path))
@@ -131,10 +90,10 @@ def test_other_user_who_can_connect_is_read_only(
 
 
 def test_member_of_group_nodekeeper_can_switch_updates_off_and_on(
-    other_user: pwd.struct_passwd, socket_dir: Path, control_group: grp.struct_group
+    other_user: pwd.struct_passwd, shared_dir: Path, control_group: grp.struct_group
 ) -> None:
     subprocess.run(["usermod", "-aG", "nodekeeper", other_user.pw_name], check=True)
-    core = FakeCore(socket_dir / "core.sock")
+    core = FakeCore(shared_dir / "core.sock")
     try:
         assert os.stat(core.path).st_gid == control_group.gr_gid
         off = cli_as(other_user, "updates", "off", "--socket", str(core.path))
@@ -150,10 +109,10 @@ def test_member_of_group_nodekeeper_can_switch_updates_off_and_on(
 def test_real_core_other_user_read_only_and_group_member_in_control(
     core: CoreHarness,
     other_user: pwd.struct_passwd,
-    socket_dir: Path,
+    shared_dir: Path,
     control_group: grp.struct_group,
 ) -> None:
-    sock = socket_dir / "core.sock"
+    sock = shared_dir / "core.sock"
     core.extra["paths"] = {"socket": str(sock)}
     core.start()
     sock.chmod(0o666)  # let a non-member connect at all, to see it is read-only

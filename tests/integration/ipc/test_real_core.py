@@ -6,23 +6,16 @@ import json
 import os
 import signal
 import subprocess
-import sys
 
 import pytest
 
 from nodekeeper.core.ipc.client import Client
-from tests.helpers import REPO, CoreHarness, wait_until
+from tests.helpers import CoreHarness, run_cli, wait_until
 from tests.integration.ipc.support import read_events, subscribe_raw
 
 
 def cli(core: CoreHarness, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nodekeeper.core", *args, "--config", str(core.config_path)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-    )
+    return run_cli(*args, "--config", core.config_path)
 
 
 def enabled_via_socket(core: CoreHarness) -> bool:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
-from tests.helpers import REPO, CoreHarness, wait_until
+from tests.helpers import CoreHarness, run_cli, wait_until
 from tests.integration.ipc.test_real_core import cli
 
 
 def reload_via_socket(core: CoreHarness) -> subprocess.CompletedProcess[str]:
     """Through --socket: with --config the CLI itself would refuse the broken file."""
-    command = [sys.executable, "-m", "nodekeeper.core", "reload", "--socket", str(core.socket_path)]
-    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=60)
+    return run_cli("reload", "--socket", core.socket_path)
 
 
 def test_reload_applies_live_and_names_what_needs_a_node_restart(core: CoreHarness) -> None:

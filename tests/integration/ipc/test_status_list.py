@@ -6,22 +6,15 @@ import json
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.helpers import REPO
+from tests.helpers import run_cli
 from tests.integration.ipc.support import FakeCore
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nodekeeper.core", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-        env={**{k: v for k, v in os.environ.items() if k != "NODEKEEPER_CONFIG"}, **env},
-    )
+    inherited = {k: v for k, v in os.environ.items() if k != "NODEKEEPER_CONFIG"}
+    return run_cli(*args, env={**inherited, **env})
 
 
 def test_status_lists_every_core_and_marks_a_dead_socket(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nodekeeper.core.events import EventBus
 from nodekeeper.core.logs.capture import LogCapture
-from tests.helpers import REPO, to_toml, wait_until
+from tests.helpers import REPO, run_cli, to_toml, wait_until
 from tests.integration.logs.support import WriterProcess, family_files, settings
 
 
@@ -31,13 +31,7 @@ def write_config(tmp_path: Path, logs: Path) -> Path:
 
 
 def nodekeeper(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nodekeeper.core", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli(*args)
 
 
 def fill(logs: Path, lines: int, max_file_size: int) -> None:

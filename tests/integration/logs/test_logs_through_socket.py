@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
-from tests.helpers import REPO, CoreHarness, wait_until
+from tests.helpers import CoreHarness, run_cli, wait_until
 
 
 def logs(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nodekeeper.core", "logs", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-    )
+    return run_cli("logs", *args)
 
 
 def test_tail_through_the_socket_matches_the_file(core: CoreHarness) -> None:

@@ -29,7 +29,7 @@ from nodekeeper.core.update.version import Version
 from tests.fixtures.nginx import NginxServer
 from tests.fixtures.releases import tree_hashes
 from tests.fixtures.storj_upstream import StorjUpstream, storj_upstream
-from tests.helpers import REPO, wait_until
+from tests.helpers import REPO, run_cli, wait_until
 
 # This machine's platform first: it is the one whose binary is run (`storagenode version`).
 LOCAL = platform_id()
@@ -37,16 +37,7 @@ PLATFORMS = ",".join(dict.fromkeys([LOCAL, "linux-amd64", "windows-amd64", "linu
 
 
 def nk(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "nodekeeper.core", "release", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"exit {result.returncode}: {result.stderr}")
-    return result
+    return run_cli("release", *args, timeout=120, check=check)
 
 
 class Mirror:

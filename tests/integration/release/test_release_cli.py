@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,20 +14,11 @@ import requests
 from nodekeeper.core.update.sources.tuf import TufSource
 from tests.fixtures.nginx import NginxServer
 from tests.fixtures.releases import make_zip, tree_hashes
-from tests.helpers import REPO
+from tests.helpers import release_serve, run_cli
 
 
 def nk(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "nodekeeper.core", "release", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"exit {result.returncode}: {result.stderr}")
-    return result
+    return run_cli("release", *args, check=check)
 
 
 @pytest.fixture(scope="module")
@@ -137,18 +127,7 @@ def test_unchanged_check_fetches_only_timestamp_and_root_probe(
 
 def test_serve_command_serves_the_repository(published: tuple[Path, Path]) -> None:
     repo, _ = published
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nodekeeper.core", "release", "serve", str(repo), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, "NODEKEEPER_SERVE_QUIET": "1"},
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        url = line.split(" at ")[1].strip()
+    with release_serve(repo) as url:
         response = requests.get(url + "metadata/timestamp.json", timeout=5)
         assert response.status_code == 200 and response.json()["signed"]["_type"] == "timestamp"
         assert response.headers["Cache-Control"] == "no-cache"
@@ -162,9 +141,6 @@ def test_serve_command_serves_the_repository(published: tuple[Path, Path]) -> No
         assert ranged.status_code == 206
         assert ranged.content == (repo / "metadata" / "1.root.json").read_bytes()[10:]
         assert requests.get(url + "../keys.json", timeout=5).status_code == 404
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 MISUSE = {

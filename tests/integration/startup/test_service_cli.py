@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, to_toml
+from tests.helpers import run_cli, to_toml
 from tests.unit.startup.readers import (
     desktop_entries,
     desktop_exec_argv,
@@ -39,13 +39,7 @@ def write_config(folder: Path, instance: str = "svc1", **limits: object) -> Path
 
 
 def service(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nodekeeper.core", "service", *map(str, args)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli("service", *args)
 
 
 def snapshot(root: Path) -> dict[str, bytes | None]:

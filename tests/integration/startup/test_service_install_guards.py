@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.helpers import REPO, to_toml
+from tests.helpers import run_cli, to_toml
 
 TRAY = "etc/xdg/autostart/nodekeeper-tray.desktop"
 
@@ -28,14 +27,7 @@ def write_config(folder: Path) -> Path:
 def service(
     *args: str | Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nodekeeper.core", "service", *map(str, args)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
+    return run_cli("service", *args, env=env)
 
 
 def test_a_config_anyone_can_write_is_refused_in_one_line(tmp_path: Path) -> None:

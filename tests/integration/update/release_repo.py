@@ -7,26 +7,16 @@ wrapper around the demo node), served by nginx, consumed by a real core.
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from nodekeeper.core.demo.package import build_faulty_release_zip, build_release_zip
 from nodekeeper.core.platform.ids import platform_id
-from tests.helpers import REPO, CoreHarness, wait_until
+from tests.helpers import CoreHarness, run_cli, wait_until
 
 
 def nodekeeper(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "nodekeeper.core", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"nodekeeper {' '.join(args)}: {result.stderr.strip()}")
-    return result
+    return run_cli(*args, timeout=120, check=check)
 
 
 class ReleaseRepo:

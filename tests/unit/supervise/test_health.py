@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nodekeeper.core.supervise.health import HealthTracker, ProbeResult, probe
+from tests.fixtures.http_server import serve_http
 
 OK, FAIL = ProbeResult(True), ProbeResult(False, "timeout")
 
@@ -57,11 +57,8 @@ def http_server() -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_http(Handler) as base:
+        yield base
 
 
 def test_probe_against_a_real_server(http_server: str) -> None:
