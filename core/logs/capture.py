@@ -7,6 +7,14 @@ pipe reads large blocks and passes whole-line chunks to the single
 because the writer's buffer is bounded and drops (counted) instead of
 blocking. Readers stop at EOF, i.e. when the node and every process that
 inherited the pipe are gone, and then write a final partial line.
+
+On Linux the node also keeps a copy of each pipe's read end (see
+:class:`NodePipes`), so its output survives the core: a core that takes the
+node over, after a self-update or a crash, opens the same pipes again
+through ``/proc`` (:meth:`LogCapture.adopt_pipes`). Before a planned
+hand-over :meth:`LogCapture.detach` stops every reader between two reads,
+writes what they read, and returns the partial lines they held, so that no
+line is lost or written twice.
 """
 
 from __future__ import annotations
@@ -16,7 +24,8 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +36,7 @@ from nodekeeper.core.logs.compress import Compressor, recover
 from nodekeeper.core.logs.follow import tail_lines
 from nodekeeper.core.logs.lines import LineSplitter
 from nodekeeper.core.logs.writer import LogWriter
+from nodekeeper.core.platform.pipes import NodePipes
 
 READ_SIZE = 1024 * 1024
 FIRST_READ_SIZE = 64 * 1024
@@ -35,6 +45,16 @@ MAX_TAIL_LINES = 10_000
 BACKLOG_PAUSES_COMPRESSION = 2 * 1024 * 1024
 FLOOD_PAUSES_COMPRESSION = 32 * 1024 * 1024  # bytes per second read from the node
 _RATE_WINDOW = 0.2
+STREAMS = ("stdout", "stderr")
+
+
+@dataclass(frozen=True)
+class HeldPipe:
+    """A pipe whose reader stopped for a hand-over: its identity and the partial line held."""
+
+    stream: str
+    inode: int
+    partial: bytes
 
 
 class LogCapture:
@@ -49,6 +69,10 @@ class LogCapture:
             settings, instance, self._prefix, publish=self._publish, compressor=self._compressor
         )
         self._readers: list[threading.Thread] = []
+        # Readers stop between two reads when this pipe becomes readable (POSIX).
+        self._wake_r, self._wake_w = _wake_pipe()
+        self._detaching = False
+        self._held: list[HeldPipe] = []
         self._total_bytes = files.TotalBytes(self._dir, instance)
         # Read rate, for pausing compression during floods (compressor thread only,
         # except _read_bytes, which readers add to; a lost update only blurs the rate).
@@ -76,24 +100,74 @@ class LogCapture:
 
     def open_stdio(self) -> tuple[int, int]:
         """Fresh pipes for one node run; returns the write ends (stdout, stderr)."""
+        pipes = self.open_pipes()
+        return pipes.stdout_w, pipes.stderr_w
+
+    def open_pipes(self) -> NodePipes:
+        """Fresh pipes for one node run, their readers started."""
         if not self._started:
             self.start()
         write_ends: list[int] = []
-        for stream in ("stdout", "stderr"):
-            read_fd, write_fd = os.pipe()
+        read_ends: list[int] = []
+        try:
+            for _stream in STREAMS:
+                read_fd, write_fd = os.pipe()
+                read_ends.append(read_fd)
+                write_ends.append(write_fd)
+        except OSError:
+            for fd in read_ends + write_ends:
+                os.close(fd)
+            raise
+        inodes = tuple(os.fstat(fd).st_ino for fd in read_ends)
+        for stream, read_fd in zip(STREAMS, read_ends, strict=True):
             _enlarge_pipe(read_fd)
-            thread = threading.Thread(
-                target=self._read_until_eof,
-                args=(read_fd,),
-                name=f"log-reader-{stream}",
-                daemon=True,
-            )
-            with self._lock:
-                self._readers = [t for t in self._readers if t.is_alive()]
-                self._readers.append(thread)
-            thread.start()
-            write_ends.append(write_fd)
-        return write_ends[0], write_ends[1]
+            self._start_reader(stream, read_fd, b"")
+        return NodePipes(
+            write_ends[0], write_ends[1], (read_ends[0], read_ends[1]), (inodes[0], inodes[1])
+        )
+
+    def adopt_pipes(self, pipes: Sequence[tuple[str, int, bytes]]) -> None:
+        """Read pipes a previous core read: (stream, read fd, partial line it held)."""
+        if not self._started:
+            self.start()
+        for stream, fd, partial in pipes:
+            self._start_reader(stream, fd, partial)
+
+    def detach(self, timeout: float = 5.0) -> list[HeldPipe] | None:
+        """Stop every reader between two reads and write what they read (for a hand-over).
+
+        Returns the partial lines held, or None when a reader did not stop in time
+        (the capture then keeps going as before) or this platform cannot stop them.
+        """
+        if self._wake_w is None:
+            return None
+        self._detaching = True
+        os.write(self._wake_w, b"x")
+        if not self.wait_readers(timeout) or not self._writer.flush(timeout):
+            self._resume()
+            return None
+        held, self._held = self._held, []
+        self._resume()
+        return held
+
+    def _resume(self) -> None:
+        """Readers started from now on read until EOF again."""
+        self._detaching = False
+        if self._wake_r is not None:
+            with contextlib.suppress(OSError):
+                os.read(self._wake_r, 64)
+
+    def _start_reader(self, stream: str, fd: int, partial: bytes) -> None:
+        thread = threading.Thread(
+            target=self._read_until_eof,
+            args=(fd, stream, partial),
+            name=f"log-reader-{stream}",
+            daemon=True,
+        )
+        with self._lock:
+            self._readers = [t for t in self._readers if t.is_alive()]
+            self._readers.append(thread)
+        thread.start()
 
     @property
     def written_lines(self) -> int:
@@ -139,15 +213,23 @@ class LogCapture:
 
     # -- internals ------------------------------------------------------------------
 
-    def _read_until_eof(self, fd: int) -> None:
+    def _read_until_eof(self, fd: int, stream: str = "stdout", partial: bytes = b"") -> None:
         splitter = LineSplitter()
         put = self._writer.put
+        for chunk in splitter.feed(partial):
+            put(chunk)
+        waiter = _waiter(fd, self._wake_r)
         # One buffer for the life of the pipe (os.read would allocate, and the
         # allocator map and unmap, READ_SIZE bytes for every line of a quiet
         # node), small while the node is quiet, grown when a read fills it.
         buffer = bytearray(FIRST_READ_SIZE)
         try:
             while True:
+                if waiter is not None:
+                    _wait_readable(waiter)
+                if self._detaching:  # between two reads: the rest stays in the pipe
+                    self._hold(fd, stream, splitter)
+                    return
                 try:
                     data = _read_into(fd, buffer)
                 except InterruptedError:
@@ -165,6 +247,10 @@ class LogCapture:
                 put(chunk)
         finally:
             os.close(fd)
+
+    def _hold(self, fd: int, stream: str, splitter: LineSplitter) -> None:
+        with self._lock:
+            self._held.append(HeldPipe(stream, os.fstat(fd).st_ino, splitter.hand_over()))
 
     def _backlogged(self) -> bool:
         """Compression waits while the writer is behind or the node floods its output."""
@@ -193,6 +279,37 @@ def _enlarge_pipe(fd: int) -> None:
 
         with contextlib.suppress(OSError):
             fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+
+
+def _wake_pipe() -> tuple[int | None, int | None]:
+    """The pipe that stops the readers for a hand-over; none where pipes cannot be polled."""
+    if sys.platform == "win32":
+        return None, None
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    return read_fd, write_fd
+
+
+def _waiter(fd: int, wake_fd: int | None) -> Any:
+    """A poll object on the pipe and the wake-up pipe (POSIX), or None (Windows)."""
+    if wake_fd is None:
+        return None
+    import select
+
+    waiter = select.poll()
+    waiter.register(fd, select.POLLIN)
+    waiter.register(wake_fd, select.POLLIN)
+    return waiter
+
+
+def _wait_readable(waiter: Any) -> None:
+    """Block until the pipe (data or EOF) or the wake-up pipe is readable."""
+    while True:
+        try:
+            waiter.poll()
+            return
+        except InterruptedError:
+            continue
 
 
 def _read_into(fd: int, buffer: bytearray) -> bytes:

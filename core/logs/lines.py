@@ -65,6 +65,14 @@ class LineSplitter:
             self._cut_pending(out)
         return out
 
+    def hand_over(self) -> bytes:
+        """The partial line held back, for the reader that continues this pipe in a new core
+        (it feeds these bytes first); the splitter is left empty."""
+        held = (CONTINUED if self._continued else b"") + bytes(self._pending)
+        self._pending.clear()
+        self._continued = False
+        return held
+
     def finish(self) -> list[bytes]:
         """At end of stream: the pending partial line, completed with a newline."""
         if not self._pending and not self._continued:

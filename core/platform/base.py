@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import os
+import select
 import subprocess
+import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from nodekeeper.core.config import LimitsConfig
 
@@ -43,6 +47,8 @@ class SpawnRequest:
     # POSIX: run the node as this user (and its groups) or group; None: as the core.
     user: str | None = None
     group: str | None = None
+    # Our fds the node keeps at the same numbers: its own pipes' read ends (core/platform/pipes.py).
+    keep_fds: tuple[int, ...] = ()
 
 
 class DataDirLock(abc.ABC):
@@ -102,6 +108,19 @@ class Platform(abc.ABC):
         threading.Thread(target=wait, name=f"wait-node-{popen.pid}", daemon=True).start()
         return await exited
 
+    async def wait_taken_over(self, ident: ProcessIdentity) -> int | None:
+        """Wait for a node this core took over; its return code when it is still our
+        child (the core exec'd itself), None when that cannot be known."""
+        loop = asyncio.get_running_loop()
+        exited: asyncio.Future[int | None] = loop.create_future()
+
+        def wait() -> None:
+            code = wait_any_process(ident.pid)
+            loop.call_soon_threadsafe(_resolve, exited, code)
+
+        threading.Thread(target=wait, name=f"wait-node-{ident.pid}", daemon=True).start()
+        return await exited
+
     def tree_rss(self, ident: ProcessIdentity) -> int:
         """Resident memory of the node's group, for the memory watchdog."""
         import psutil
@@ -115,6 +134,35 @@ class Platform(abc.ABC):
         return total
 
 
-def _resolve(future: asyncio.Future[int], code: int) -> None:
+# A process that is not our child is looked at this often where no pidfd tells its end.
+NOT_A_CHILD_POLL = 1.0
+
+
+def wait_any_process(pid: int) -> int | None:
+    """Block until ``pid`` is gone: its return code when it is our child, else None."""
+    if hasattr(os, "waitpid") and sys.platform != "win32":
+        try:
+            _, status = os.waitpid(pid, 0)
+            return os.waitstatus_to_exitcode(status)
+        except ChildProcessError:
+            pass
+    if hasattr(os, "pidfd_open"):
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            return None  # already gone
+        try:
+            select.select([fd], [], [])
+        finally:
+            os.close(fd)
+        return None
+    import psutil
+
+    while psutil.pid_exists(pid):
+        time.sleep(NOT_A_CHILD_POLL)
+    return None
+
+
+def _resolve(future: asyncio.Future[Any], code: int | None) -> None:
     if not future.done():
         future.set_result(code)

@@ -1,22 +1,23 @@
 """Process control on Linux and macOS.
 
-The node runs in a new session (its own process group). On Linux the
-kernel sends it SIGKILL when the core dies (``PR_SET_PDEATHSIG``), so a
-node never outlives a crashed core; whatever it forked is found again by
-its process group and killed by the next core (see ``supervise/leftover``).
+The node runs in a new session (its own process group). It outlives a
+core that dies: the next core finds it through the pid file and takes it
+over with its pipes (Linux, core/platform/pipes.py), or stops it with
+everything of its process group before starting a new one
+(core/supervise/stopping.py). Never two nodes: only one core at a time
+holds the data dir lock, and each one settles what the previous one left
+before it starts anything. Under systemd the unit's KillMode stops the
+whole group with the service.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import fcntl
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -35,16 +36,6 @@ from nodekeeper.core.platform.base import (
 # current_platform() imports this module only off Windows; the assert also
 # tells `mypy --platform win32` that nothing below runs there.
 assert sys.platform != "win32", "nodekeeper.core.platform.posix is not for Windows"
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _load_prctl() -> Callable[..., int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    prctl: Callable[..., int] = libc.prctl
-    return prctl
 
 
 def _account_ids(
@@ -82,7 +73,6 @@ class PosixPlatform(Platform):
     name = "posix"
 
     def __init__(self) -> None:
-        self._prctl = _load_prctl()
         self._cgroup_plan: cgroup.CgroupPlan | None = None
         self._cgroup_key: tuple[str, int | None, float | None] | None = None
 
@@ -122,16 +112,10 @@ class PosixPlatform(Platform):
 
     def spawn(self, request: SpawnRequest) -> subprocess.Popen[bytes]:
         plan = self._cgroup_for(request.name, request.limits)
-        prctl = self._prctl
-        parent = os.getpid()
         nice = request.limits.nice
 
         def in_child() -> None:
             # Between fork and exec: raw calls only.
-            if prctl is not None:
-                prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-                if os.getppid() != parent:  # the core died before prctl took effect
-                    os._exit(1)
             if nice is not None:
                 os.setpriority(os.PRIO_PROCESS, 0, nice)
             if plan is not None:
@@ -151,6 +135,7 @@ class PosixPlatform(Platform):
             start_new_session=True,
             preexec_fn=in_child,
             close_fds=True,
+            pass_fds=request.keep_fds,
         )
 
     # -- looking at processes -------------------------------------------------

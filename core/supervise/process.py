@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nodekeeper.core.platform.base import ProcessIdentity
+from nodekeeper.core.platform.pipes import PipeRecord
 from nodekeeper.core.supervise.lifecycle import Trigger
 
 # What ``last_exit.reason`` says about a stop the core made, by its trigger.
@@ -54,7 +55,11 @@ class ExitInfo:
         return f"exit code {self.code}"
 
 
-def exit_info_from_returncode(returncode: int, reason: str) -> ExitInfo:
+def exit_info_from_returncode(returncode: int | None, reason: str) -> ExitInfo:
+    """``returncode`` None: a node taken over from a previous core, whose status nobody
+    can tell any more."""
+    if returncode is None:
+        return ExitInfo(None, None, reason)
     if returncode < 0:
         try:
             name = signal.Signals(-returncode).name
@@ -71,12 +76,16 @@ class NodeRun:
     ident: ProcessIdentity
     version: str | None
     started_at: float  # on the supervisor's clock
-    exited: asyncio.Future[int]
+    exited: asyncio.Future[int | None]
     healthy: bool = False
     # health_url never answered since the start, beyond node.health_grace.
     health_unknown: bool = False
     # Answered healthy at least once: a reload's new health watch starts from here.
     ever_healthy: bool = False
+    # Where a later core finds the node's output pipes again (empty: it cannot).
+    pipes: tuple[PipeRecord, ...] = ()
+    # Taken over from a previous core rather than started by this one.
+    adopted: bool = False
 
     @property
     def pid(self) -> int:

@@ -7,12 +7,14 @@ import dataclasses
 import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from nodekeeper.core.config import LimitsConfig, NodeConfig
+from nodekeeper.core.platform import pipes as node_pipes
 from nodekeeper.core.platform.base import Platform, ProcessIdentity, SpawnRequest
+from nodekeeper.core.platform.pipes import NodePipes, PipeRecord
 from nodekeeper.core.supervise.process import NodeRun
 
 
@@ -25,8 +27,11 @@ class LaunchPlan:
 
 
 class StdioSource(Protocol):
-    def open_stdio(self) -> tuple[int, int]:
-        """Fresh write ends for the node's stdout and stderr."""
+    def open_pipes(self) -> NodePipes:
+        """Fresh pipes for the node's stdout and stderr, their readers started."""
+
+    def adopt_pipes(self, pipes: Sequence[tuple[str, int, bytes]]) -> None:
+        """Read pipes a previous core read: (stream, read fd, the partial line it held)."""
 
 
 class StartFailed(Exception):
@@ -49,7 +54,7 @@ def start_run(
     except Exception as exc:  # a missing binary must not kill the core
         raise StartFailed(f"cannot resolve the node command: {exc}") from exc
     try:
-        popen = spawn_node(platform, plan, node, limits, instance=instance, stdio=stdio)
+        popen, pipes = spawn_node(platform, plan, node, limits, instance=instance, stdio=stdio)
     except OSError as exc:  # EMFILE, ENOMEM, EACCES, ENOENT, ... from a pipe, fork or exec
         raise StartFailed(f"cannot start {plan.argv[0]}: {exc.strerror or exc}") from exc
     except (
@@ -66,7 +71,7 @@ def start_run(
         ident = None
     ident = ident or ProcessIdentity(popen.pid, time.time(), popen.pid)
     exited = asyncio.ensure_future(platform.wait_exit(popen))
-    return NodeRun(ident, plan.version, now, exited)
+    return NodeRun(ident, plan.version, now, exited, pipes=pipes)
 
 
 def spawn_node(
@@ -77,7 +82,8 @@ def spawn_node(
     *,
     instance: str,
     stdio: StdioSource | None,
-) -> subprocess.Popen[bytes]:
+) -> tuple[subprocess.Popen[bytes], tuple[PipeRecord, ...]]:
+    """The started node, and where a later core finds its pipes (none without ``stdio``)."""
     request = SpawnRequest(
         argv=plan.argv,
         env={**os.environ, **node.env},
@@ -90,11 +96,19 @@ def spawn_node(
         group=node.group,
     )
     stdout_w = stderr_w = None
+    records: tuple[PipeRecord, ...] = ()
     if stdio is not None:
-        stdout_w, stderr_w = stdio.open_stdio()
-        request = dataclasses.replace(request, stdout=stdout_w, stderr=stderr_w)
+        pipes = stdio.open_pipes()
+        stdout_w, stderr_w = pipes.stdout_w, pipes.stderr_w
+        records = node_pipes.records(pipes)
+        request = dataclasses.replace(
+            request,
+            stdout=stdout_w,
+            stderr=stderr_w,
+            keep_fds=tuple(record.fd for record in records),
+        )
     try:
-        return platform.spawn(request)
+        return platform.spawn(request), records
     finally:
         # The node has its own copies; ours would keep the pipes open after it exits.
         for fd in (stdout_w, stderr_w):
