@@ -2,7 +2,7 @@
 
 The file holds the current and previous version, a pending switch, the
 quarantine, the node ID, the operator's updates on/off choice and the
-operator's maintenance stop. It is the
+operator's maintenance stop, and the core's own update state (``self_update``). It is the
 pointer that decides which binary runs, so it is only ever replaced
 atomically: write a temporary file in the same folder, fsync it, rename it
 over the old one, fsync the folder. A power cut at any instant leaves the
@@ -27,6 +27,7 @@ from typing import Any
 
 from nodekeeper.core.errors import StateError
 from nodekeeper.core.fsutil import write_atomic
+from nodekeeper.core.selfupdate.state import SelfUpdateState
 
 SCHEMA = 1
 
@@ -43,6 +44,7 @@ _KNOWN_KEYS = frozenset(
         "last_check",
         "next_check",
         "stopped_by_operator",
+        "self_update",
     }
 )
 
@@ -76,6 +78,8 @@ class State:
     next_check: float | None = None
     # The operator's maintenance stop (`nodekeeper stop`): it outlasts core restarts.
     stopped_by_operator: bool = False
+    # The core's own updates (docs/contract.md, state.json: self_update).
+    self_update: SelfUpdateState = field(default_factory=SelfUpdateState)
     # Keys written by a newer nodekeeper of the same schema, kept untouched.
     extra: Mapping[str, Any] = field(default_factory=dict)
     schema: int = SCHEMA
@@ -100,6 +104,8 @@ class State:
         # Written only when set, so a file without the stop reads the same in older versions.
         if self.stopped_by_operator:
             data["stopped_by_operator"] = True
+        if self.self_update != SelfUpdateState():
+            data["self_update"] = self.self_update.to_dict()
         return data
 
     def to_json(self) -> str:
@@ -130,6 +136,7 @@ class State:
             last_check=data.get("last_check"),
             next_check=data.get("next_check"),
             stopped_by_operator=data.get("stopped_by_operator", False),
+            self_update=_self_update(data.get("self_update")),
             extra={k: v for k, v in data.items() if k not in _KNOWN_KEYS},
         )
 
@@ -137,6 +144,15 @@ class State:
     def from_json(cls, text: str | bytes) -> State:
         """A State from the file's text; json.JSONDecodeError or ValueError on bad input."""
         return cls.from_dict(json.loads(text))
+
+
+def _self_update(data: object) -> SelfUpdateState:
+    if data is None:
+        return SelfUpdateState()
+    try:
+        return SelfUpdateState.from_dict(data)
+    except ValueError as exc:
+        raise ValueError(f"'self_update': {exc}") from None
 
 
 class NewerSchema(ValueError):
@@ -168,6 +184,8 @@ def _check(state: State) -> None:
         )
     if state.pending is not None:
         _check_pending(state.pending)
+    if not isinstance(state.self_update, SelfUpdateState):
+        raise ValueError(f"'self_update' must be an object, got {_json_type(state.self_update)}")
     for name in ("last_check", "next_check"):
         value = getattr(state, name)
         if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):

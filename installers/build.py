@@ -3,7 +3,8 @@
     python installers/build.py [core] [tray] [deb]     (scripts/build runs it)
 
 ``core``: ``dist/nodekeeper-<version>-<os>-<arch>.tar.gz`` (``.zip`` on Windows),
-the core and CLI made with PyInstaller (onedir), no Qt. ``tray``: the same for
+the core and CLI made with PyInstaller (onedir), no Qt, with its
+``nodekeeper-bundle.json`` manifest (core/selfupdate/manifest.py). ``tray``: the same for
 ``nodekeeper-tray``. ``deb``: ``dist/nodekeeper_<version>_<debian arch>.deb``
 from the core bundle and ``installers/linux/debian`` (Debian's dpkg-buildpackage).
 Each output is rebuilt only when a file it is made from changed since the last
@@ -136,11 +137,26 @@ def bundle(name: str, sources: list[Path]) -> Path:
         return output
     print(f"build: {output.relative_to(ROOT)} (PyInstaller, takes a few minutes)")
     folder = pyinstaller(name)
+    if name == "nodekeeper":
+        write_manifest(folder, os_name, arch)
     DIST.mkdir(exist_ok=True)
     archive(folder, output, stem)
     mark(output, wanted)
     print(f"build: wrote {output.relative_to(ROOT)}")
     return output
+
+
+def write_manifest(folder: Path, os_name: str, arch: str) -> None:
+    """The core bundle's nodekeeper-bundle.json: what self-update and ``release add`` check."""
+    from nodekeeper.core.selfupdate.manifest import (
+        BUNDLE_NAME,
+        MANIFEST_NAME,
+        BundleManifest,
+        entry_name,
+    )
+
+    manifest = BundleManifest(BUNDLE_NAME, version(), f"{os_name}-{arch}", entry_name(os_name))
+    (folder / MANIFEST_NAME).write_bytes(manifest.to_json())
 
 
 def core_sources() -> list[Path]:
