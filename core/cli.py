@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from nodekeeper.core import __version__
 from nodekeeper.core.errors import NodekeeperError
+from nodekeeper.core.version import running_version
 
 # One module per command group; each exposes ``register(subparsers)`` and
 # sets ``func`` (args -> exit code) on the parsers it adds.
@@ -55,7 +55,7 @@ class _Version(argparse.Action):
     ) -> None:
         from nodekeeper.core.commands.cores import version_lines
 
-        print("\n".join(version_lines(__version__)))
+        print("\n".join(version_lines(running_version())))
         parser.exit(0)
 
 

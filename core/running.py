@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nodekeeper.core import __version__
 from nodekeeper.core.config import Config
 from nodekeeper.core.events import Event, EventBus
 from nodekeeper.core.logs.capture import LogCapture
@@ -27,9 +27,12 @@ from nodekeeper.core.status_file import StatusChanges
 from nodekeeper.core.supervise.supervisor import Supervisor
 from nodekeeper.core.update.store import VersionStore
 from nodekeeper.core.update.updater import Updater
+from nodekeeper.core.version import running_version
 
 if TYPE_CHECKING:
     from nodekeeper.core.metrics.recorder import EventRecorder
+    from nodekeeper.core.selfupdate.start import CoreStart
+    from nodekeeper.core.selfupdate.switch import Handover
 
 # After a crash: how long to wait for the node's pipes to drain, and how
 # many log lines to search for its last words.
@@ -58,6 +61,30 @@ class Core:
     # Reloaded keys the running node does not have yet (cleared when it next starts).
     node_restart_pending: tuple[str, ...] = ()
     _unsubscribe_notifier: Callable[[], None] | None = None
+    # What the launcher step found (core/selfupdate/start.py); None in tests that build a core.
+    start: CoreStart | None = None
+    # Set to end the core without stopping the node: a switch to a new core (handover),
+    # or a new core that failed its probation (leave_running only).
+    handover: Handover | None = None
+    leave_running: bool = False
+    # The partial lines the log readers held when they stopped, by pipe inode.
+    held_partials: dict[int, bytes] = dataclasses.field(default_factory=dict)
+    _stop: asyncio.Event | None = None
+
+    def attach_stop(self, stop: asyncio.Event) -> None:
+        """The event that ends ``serve``."""
+        self._stop = stop
+
+    def request_handover(self, handover: Handover) -> None:
+        """End the core for a switch, leaving the node running for the new core."""
+        self.handover = handover
+        self.leave(why="switch")
+
+    def leave(self, why: str) -> None:
+        """End the core without stopping the node (a later core takes it over)."""
+        self.leave_running = True
+        if self._stop is not None:
+            self._stop.set()
 
     def status(self) -> dict[str, Any]:
         """The status object: what ``status.json``, the socket and /metrics show."""
@@ -68,7 +95,7 @@ class Core:
             node["last_exit"] = {**last_exit, "last_line": self.last_exit_line[1]}
         return {
             "instance": self.config.instance,
-            "core_version": __version__,
+            "core_version": running_version(),
             "node": node,
             "updates": self.updates_status(),
             "logs": self.capture.status(),

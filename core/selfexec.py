@@ -16,9 +16,10 @@ from collections.abc import Sequence
 
 CORE_MODULE = "nodekeeper.core"
 DEMO_NODE_MODULE = "nodekeeper.core.demo.node"
+GUARD_MODULE = "nodekeeper.core.selfupdate.guard"
 # Only the bundle's entry point reads it; it is not part of the `nodekeeper` CLI.
 RUN_MODULE_FLAG = "--nodekeeper-run-module"
-RUNNABLE_MODULES = (CORE_MODULE, DEMO_NODE_MODULE)
+RUNNABLE_MODULES = (CORE_MODULE, DEMO_NODE_MODULE, GUARD_MODULE)
 
 
 def is_frozen() -> bool:
@@ -46,6 +47,10 @@ def bundle_main(argv: Sequence[str]) -> int:
         # As `python -m` would: exit at once, past daemon threads stuck in a hang.
         node._exit(node.main(list(argv[2:])))
         return 0
+    if len(argv) >= 2 and argv[0] == RUN_MODULE_FLAG and argv[1] == GUARD_MODULE:
+        from nodekeeper.core.selfupdate import guard
+
+        return guard.main(list(argv[2:]))
     from nodekeeper.core.cli import main
 
     return main(list(argv))

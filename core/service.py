@@ -19,7 +19,6 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nodekeeper.core import __version__
 from nodekeeper.core.config import Config
 from nodekeeper.core.control import control_handlers
 from nodekeeper.core.errors import ConfigError, NodekeeperError
@@ -46,6 +45,7 @@ from nodekeeper.core.update.recovery import recover
 from nodekeeper.core.update.sources.factory import open_source
 from nodekeeper.core.update.store import VersionStore
 from nodekeeper.core.update.updater import Updater
+from nodekeeper.core.version import running_version
 
 if TYPE_CHECKING:
     from nodekeeper.core.metrics.endpoint import MetricsEndpoint
@@ -80,7 +80,7 @@ async def serve(core: Core) -> int:
         control_handlers(core),
         core.bus,
         instance=config.instance,
-        core_version=__version__,
+        core_version=running_version(),
         limits=Limits.for_open_files(raise_open_file_limit()),
     )
     await server.start()

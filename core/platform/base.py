@@ -55,6 +55,10 @@ class DataDirLock(abc.ABC):
     @abc.abstractmethod
     def release(self) -> None: ...
 
+    def fd(self) -> int | None:
+        """The lock's file descriptor, for handing it to an exec'd core (POSIX)."""
+        return None
+
 
 class Platform(abc.ABC):
     """Process control for one OS family."""
@@ -89,8 +93,12 @@ class Platform(abc.ABC):
         """Live processes that belong to the node's group or job (the leader included)."""
 
     @abc.abstractmethod
-    def lock_data_dir(self, path: Path) -> DataDirLock:
-        """Take the exclusive lock on the data dir, or raise AlreadyRunning."""
+    def lock_data_dir(self, path: Path, inherited: str | None = None) -> DataDirLock:
+        """Take the exclusive lock on the data dir, or raise AlreadyRunning.
+
+        ``inherited``: the fd (as text) of this lock that the core which exec'd
+        this process held; kept when it really is that lock (POSIX).
+        """
 
     async def wait_exit(self, popen: subprocess.Popen[bytes]) -> int:
         """The process's return code, as soon as it has exited.

@@ -58,6 +58,25 @@ def _account_ids(
     return account.pw_uid, gid, os.getgrouplist(user, gid)
 
 
+def _inherited_lock(lock_path: Path, inherited: str | None) -> int | None:
+    """The fd of ``lock_path`` that the exec'ing core held, or None if that is not what it is.
+
+    flock belongs to the open file, which the exec kept: locking it again
+    through the same fd succeeds at once, and no other core got in between.
+    """
+    if not inherited or not inherited.isdigit():
+        return None
+    fd = int(inherited)
+    try:
+        held, on_disk = os.fstat(fd), os.stat(lock_path)
+    except OSError:
+        return None
+    if (held.st_dev, held.st_ino) != (on_disk.st_dev, on_disk.st_ino):
+        return None
+    os.set_inheritable(fd, False)
+    return fd
+
+
 class _FlockLock(DataDirLock):
     def __init__(self, fd: int) -> None:
         self._fd: int | None = fd
@@ -67,6 +86,9 @@ class _FlockLock(DataDirLock):
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+    def fd(self) -> int | None:
+        return self._fd
 
 
 class PosixPlatform(Platform):
@@ -231,9 +253,11 @@ class PosixPlatform(Platform):
 
     # -- the data dir lock ----------------------------------------------------
 
-    def lock_data_dir(self, path: Path) -> DataDirLock:
+    def lock_data_dir(self, path: Path, inherited: str | None = None) -> DataDirLock:
         lock_path = path / "core.lock"
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _inherited_lock(lock_path, inherited)
+        if fd is None:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

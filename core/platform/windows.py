@@ -172,7 +172,7 @@ class WindowsPlatform(Platform):
                     pass
         return len(members)
 
-    def lock_data_dir(self, path: Path) -> DataDirLock:
+    def lock_data_dir(self, path: Path, inherited: str | None = None) -> DataDirLock:
         fd = os.open(path / "core.lock", os.O_RDWR | os.O_CREAT, 0o644)
         if not self._api.lock_file(fd):
             os.close(fd)

@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from nodekeeper.core.config import LimitsConfig, NodeConfig
@@ -45,6 +46,7 @@ from nodekeeper.core.supervise.record import RunRecord, alive, node_status
 from nodekeeper.core.supervise.requesting import SupervisorRequests
 from nodekeeper.core.supervise.spawn import LaunchPlan, StartFailed, StdioSource, start_run
 from nodekeeper.core.supervise.stopping import kill_leftovers, stop_gracefully, stop_previous_node
+from nodekeeper.core.supervise.takeover import take_over
 from nodekeeper.core.supervise.watch import OverMemory, Probe, Unhealthy, watch_run
 
 _log = logging.getLogger(__name__)
@@ -67,6 +69,7 @@ class Supervisor(SupervisorRequests):
         health_probe: Probe = probe,
         on_change: Callable[[], None] = lambda: None,
         held_by_operator: bool = False,
+        partials: Mapping[int, bytes] | None = None,
     ) -> None:
         super().__init__(held_by_operator=held_by_operator, on_change=on_change)
         self._node = node
@@ -85,6 +88,9 @@ class Supervisor(SupervisorRequests):
         self._record = RunRecord()
         self._delay = 0.0  # before the restart that the current wait leads to
         self._rewatch = False  # reloaded settings: watch the running node with them
+        # Partial lines a core that handed the node over held, by pipe inode.
+        self._partials = dict(partials or {})
+        self._taken_over: NodeRun | None = None  # the node a previous core left, taken over
 
     # -- requests the loop does not carry out (see SupervisorRequests for the rest)
 
@@ -150,13 +156,16 @@ class Supervisor(SupervisorRequests):
         """Supervise until :meth:`shutdown`."""
         self._looping = True
         try:
-            await stop_previous_node(
-                self._platform,
-                self._clock,
-                self._pidfile,
-                self._node,
-                on_found=lambda: self._fire(Trigger.LEFTOVER),
-            )
+            if not self._requests.held_by_operator:
+                self._taken_over = self._take_over()
+            if self._taken_over is None:
+                await stop_previous_node(
+                    self._platform,
+                    self._clock,
+                    self._pidfile,
+                    self._node,
+                    on_found=lambda: self._fire(Trigger.LEFTOVER),
+                )
             while not self._over():
                 if self._state in HELD_STATES:
                     trigger = await self._held()
@@ -191,7 +200,11 @@ class Supervisor(SupervisorRequests):
 
     async def _run_node(self) -> Trigger:
         """Start the node and watch it until it ends; return where that leads."""
-        run = self._spawn()
+        run, self._taken_over = self._taken_over, None
+        if run is not None:
+            self._begin(run)
+        else:
+            run = self._spawn()
         if run is None:
             now = self._clock.now()
             return self._count_exit(started_at=now, now=now)
@@ -232,6 +245,21 @@ class Supervisor(SupervisorRequests):
 
     # -- starting -------------------------------------------------------------
 
+    def _take_over(self) -> NodeRun | None:
+        """The node a previous core left running, if it can be taken over as it is."""
+        try:
+            version = self._resolve().version
+        except Exception:  # no runnable command: whatever runs is stopped, as before
+            return None
+        return take_over(
+            self._platform,
+            self._pidfile,
+            self._stdio,
+            version=version,
+            partials=self._partials,
+            now=self._clock.now(),
+        )
+
     def _spawn(self) -> NodeRun | None:
         self._requests.restart = False
         try:
@@ -248,17 +276,29 @@ class Supervisor(SupervisorRequests):
             _log.error("%s", exc)
             self._report_exit(None, ExitInfo(None, None, "failed-to-start", str(exc)))
             return None
+        self._begin(run)
+        return run
+
+    def _begin(self, run: NodeRun) -> None:
+        """A run this core now watches: started by it, or taken over."""
+        started = time.time() - (self._clock.now() - run.started_at)
         try:
-            self._pidfile.write(run.ident, run.version)
+            self._pidfile.write(run.ident, run.version, run.pipes, started)
         except OSError as exc:
             # The node runs: keep it. Only a later core's clean-up misses the record.
             _log.error("cannot write %s: %s", self._pidfile.path, exc.strerror or exc)
         self._run = run
         self._record.started(run)
-        _log.info("node started: pid %d, version %s", run.pid, run.version or "unknown")
-        self._bus.publish("node-started", {"pid": run.pid, "version": run.version})
+        data: dict[str, Any] = {"pid": run.pid, "version": run.version}
+        if run.adopted:
+            data["adopted"] = True
+            _log.info(
+                "took over the running node: pid %d, version %s", run.pid, run.version or "unknown"
+            )
+        else:
+            _log.info("node started: pid %d, version %s", run.pid, run.version or "unknown")
+        self._bus.publish("node-started", data)
         self._changed_now()
-        return run
 
     def _report_exit(
         self, pid: int | None, exit_info: ExitInfo, ran_s: float | None = None

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from nodekeeper.core import __version__
 from nodekeeper.core.transport.base import (
     BaseTransport,
     Request,
@@ -30,13 +29,14 @@ from nodekeeper.core.transport.base import (
 )
 from nodekeeper.core.update.errors import UpdateError
 from nodekeeper.core.update.scheduler import RETRY_AFTER_CAP, parse_retry_after
+from nodekeeper.core.version import running_version
 
 if TYPE_CHECKING:
     import requests
 
 DEFAULT_TIMEOUT = 30.0
 MAX_JSON_BYTES = 4 * 1024 * 1024
-USER_AGENT = f"nodekeeper/{__version__}"
+USER_AGENT = f"nodekeeper/{running_version()}"
 
 
 def check_url(url: str, allow_http: bool, what: str) -> str:

@@ -1,0 +1,102 @@
+"""Which core runs: the launcher step at the start of ``nodekeeper run`` (pure decision).
+
+The service manager always starts the core that came with the package. Before
+it does anything else, that core reads state.json's ``self_update`` and
+either goes on itself or exec's the installed version that is ``current``
+(same pid, so the service manager sees one process). The same step settles a
+switch that did not finish: a new core that was handed the node but is not
+committed when a core starts again died, hung or was killed on probation.
+Its version is quarantined and the committed core (``current``, which a
+switch only changes when it commits) runs and takes the node over. A switch
+that was interrupted before the new core ran (``handing-over``) is retried
+once more before its version is quarantined.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from nodekeeper.core.selfupdate.state import SelfUpdateState
+
+# Interrupted hand-overs to one version before it is quarantined.
+HANDOVER_ATTEMPTS = 2
+
+
+@dataclass(frozen=True)
+class LaunchChoice:
+    state: SelfUpdateState  # what to record (the same object when nothing changes)
+    exec_version: str | None  # the installed version to exec, None: go on in this process
+    message: str | None = None  # what happened, for the core's log
+    rolled_back: str | None = None  # the version a failed switch is quarantined for
+
+
+def choose(
+    state: SelfUpdateState,
+    *,
+    running: str,
+    installed: frozenset[str],
+    handed_over: bool,
+    launched: bool,
+    now_iso: str,
+) -> LaunchChoice:
+    """What this core does first.
+
+    ``handed_over``: this process was exec'd by a core that handed it the node;
+    ``launched``: it was exec'd by this step already (it never exec's twice).
+    """
+    trying = state.trying
+    message = None
+    rolled_back = None
+    if trying is not None:
+        if handed_over and trying.version == running:
+            on_probation = dataclasses.replace(trying, phase="on-probation")
+            return LaunchChoice(dataclasses.replace(state, trying=on_probation), None)
+        state, message, rolled_back = _failed_switch(state, now_iso)
+    current = state.current
+    if current is None or current == running or launched:
+        return LaunchChoice(state, None, message, rolled_back)
+    if current not in installed:
+        missing = f"core {current} is recorded as current but is not installed; running {running}"
+        return LaunchChoice(state, None, _join(message, missing), rolled_back)
+    return LaunchChoice(state, current, message, rolled_back)
+
+
+def _failed_switch(state: SelfUpdateState, now_iso: str) -> tuple[SelfUpdateState, str, str | None]:
+    """The switch in ``state.trying`` did not commit: forget it, quarantine it when it ran."""
+    trying = state.trying
+    assert trying is not None
+    failure = state.last_failure or {}
+    attempts = 1
+    if failure.get("version") == trying.version and isinstance(failure.get("attempts"), int):
+        attempts = int(failure["attempts"]) + 1
+    ran = trying.phase == "on-probation"
+    if ran:
+        reason = "the new core stopped before it was committed"
+    else:
+        reason = "the switch to the new core was interrupted"
+    quarantine = ran or attempts >= HANDOVER_ATTEMPTS
+    quarantined = state.quarantined
+    if quarantine and trying.version not in quarantined:
+        quarantined = (*quarantined, trying.version)
+    new_state = dataclasses.replace(
+        state,
+        trying=None,
+        quarantined=quarantined,
+        last_failure={
+            "version": trying.version,
+            "reason": reason,
+            "time": now_iso,
+            "attempts": attempts,
+        },
+    )
+    back_to = state.current or "the packaged core"
+    if quarantine:
+        message = f"core {trying.version}: {reason}; quarantined it, back to {back_to}"
+        return new_state, message, trying.version
+    message = f"core {trying.version}: {reason}; staying on {back_to}, it is retried once"
+    return new_state, message, None
+
+
+def _join(first: str | None, second: str) -> str:
+    return second if first is None else f"{first}; {second}"

@@ -1,0 +1,154 @@
+"""Switching to a new core (old core's side) and committing it (new core's side).
+
+:func:`switch_core` is what the self-updater calls once a verified bundle is
+installed: it checks that the node can be handed over now, smoke-tests the
+new executable, records the switch (``trying``, phase ``handing-over``) and
+asks ``serve`` to end the core *without* stopping the node; the exec happens
+in core/commands/run.py. :func:`commit_when_ready` runs in the new core: it
+commits the switch once the core took the node over and answers on its
+socket, within ``[self_update] probation``; otherwise it ends the core, again
+without stopping the node, and the launcher step of the next start brings the
+previous core back (core/selfupdate/launcher.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nodekeeper.core.events import utc_now_iso
+from nodekeeper.core.selfupdate.handover import SwitchFailed, remove_record
+from nodekeeper.core.selfupdate.state import Trying
+from nodekeeper.core.selfupdate.store import CoreStore
+from nodekeeper.core.version import running_version
+
+if TYPE_CHECKING:
+    from nodekeeper.core.running import Core
+
+_log = logging.getLogger(__name__)
+
+SMOKE_TIMEOUT = 60.0
+# Node states in which the node can be handed over as it is.
+HANDOVER_STATES = frozenset({"running", "stopped"})
+ANSWER_TIMEOUT = 5.0
+READY_POLL = 0.2
+
+
+@dataclass(frozen=True)
+class Handover:
+    """What ``serve`` hands to run.py for the exec."""
+
+    version: str
+    executable: Path
+
+
+async def switch_core(core: Core, version: str) -> None:
+    """Hand the node over to installed core ``version``; returns only by raising SwitchFailed."""
+    node_state = core.supervisor.status().get("state")
+    if node_state not in HANDOVER_STATES:
+        raise SwitchFailed(f"the node is {node_state}; the core switches once it runs")
+    if core.updater.busy():
+        raise SwitchFailed("a node update is in progress; the core switches after it")
+    store = CoreStore(core.config.paths.data_dir)
+    try:
+        executable = store.executable(version)
+    except Exception as exc:
+        raise SwitchFailed(f"core {version} is not installed properly: {exc}") from None
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, smoke_test_core, executable, version)
+    saved = core.states.load().self_update
+    trying = Trying(version, saved.current, utc_now_iso(), "handing-over")
+    core.states.update(self_update=dataclasses.replace(saved, trying=trying))
+    _log.info(
+        "switching from core %s to core %s: handing the node over (pid %s)",
+        running_version(),
+        version,
+        core.supervisor.status().get("pid"),
+    )
+    core.request_handover(Handover(version, executable))
+    await asyncio.Event().wait()  # the hand-over cancels this task
+
+
+def smoke_test_core(executable: Path, version: str) -> None:
+    """``<core> --version`` must start and name ``version``; SwitchFailed otherwise."""
+    try:
+        done = subprocess.run(
+            [str(executable), "--version"],
+            capture_output=True,
+            timeout=SMOKE_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SwitchFailed(f"core {version} does not start ({executable}): {exc}") from None
+    output = done.stdout.decode(errors="replace")
+    first = output.strip().splitlines()[0] if output.strip() else ""
+    if done.returncode != 0 or version not in first.split():
+        said = (done.stderr.decode(errors="replace").strip().splitlines() or [first or "nothing"])[
+            -1
+        ]
+        raise SwitchFailed(
+            f"core {version} failed its start test ({executable} --version exited "
+            f"{done.returncode}: {said[:200]})"
+        )
+
+
+class ProbationFailed(Exception):
+    """The new core did not take the node over and answer within the bound."""
+
+
+async def commit_when_ready(core: Core, version: str, within: float) -> None:
+    """Commit the switch to ``version`` (this core) once it is up; ProbationFailed after
+    ``within`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    socket = str(core.config.paths.socket)
+    while loop.time() < deadline:
+        if _node_in_hand(core) and await loop.run_in_executor(None, _answers, socket, version):
+            commit(core, version)
+            return
+        await asyncio.sleep(READY_POLL)
+    raise ProbationFailed(
+        f"core {version} did not take the node over and answer on {socket} within {within:g}s"
+    )
+
+
+def _node_in_hand(core: Core) -> bool:
+    status = core.supervisor.status()
+    return bool(status.get("stopped_by_operator")) or status.get("pid") is not None
+
+
+def _answers(socket: str, version: str) -> bool:
+    from nodekeeper.core.errors import NodekeeperError
+    from nodekeeper.core.ipc.client import Client
+
+    try:
+        with Client(socket, timeout=ANSWER_TIMEOUT) as client:
+            return client.core_version == version
+    except (NodekeeperError, OSError):
+        return False
+
+
+def commit(core: Core, version: str) -> None:
+    """Make ``version`` the current core; the one before it stays as ``previous``."""
+    saved = core.states.load().self_update
+    trying = saved.trying
+    if trying is None or trying.version != version:
+        return
+    core.states.update(
+        self_update=dataclasses.replace(
+            saved, current=version, previous=trying.previous, trying=None
+        )
+    )
+    remove_record(core.config.paths.data_dir)
+    _log.info("core %s committed (was %s)", version, trying.previous or "the packaged core")
+    core.bus.publish("core-updated", {"from": trying.previous, "to": version})
+    try:
+        CoreStore(core.config.paths.data_dir).prune({version})
+    except OSError as exc:
+        _log.warning("cannot remove old core versions: %s", exc.strerror or exc)

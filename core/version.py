@@ -1,0 +1,44 @@
+"""Which nodekeeper core this process is: the version of its bundle, or of the package.
+
+A core bundle says its version in its manifest (core/selfupdate/manifest.py):
+the PyInstaller bundle next to its executable, a development build in the
+folder its launcher script names in ``NODEKEEPER_BUNDLE_DIR``. A core run
+from a Python install is the package's ``__version__``. Everything that
+reports or compares the running core's version asks :func:`running_version`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+
+from nodekeeper.core import __version__
+
+# Set by a development build's launcher script to its own folder.
+BUNDLE_DIR_ENV = "NODEKEEPER_BUNDLE_DIR"
+
+
+def bundle_dir() -> Path | None:
+    """The core bundle this process runs from, or None for a Python install."""
+    named = os.environ.get(BUNDLE_DIR_ENV)
+    if named:
+        return Path(named)
+    if getattr(sys, "frozen", False):
+        return Path(sys.executable).resolve().parent
+    return None
+
+
+@functools.cache
+def running_version() -> str:
+    """The version of the core in this process (read once: an exec starts a new one)."""
+    folder = bundle_dir()
+    if folder is None:
+        return __version__
+    from nodekeeper.core.selfupdate.manifest import ManifestError, read_manifest
+
+    try:
+        return read_manifest(folder).version
+    except ManifestError:
+        return __version__
