@@ -4,6 +4,7 @@
 read one, key by key, and sorts every changed key into one of three kinds:
 
 * **live**: the core applies it at once (the update schedule and source,
+  the core's own update source,
   the supervisor's health, restart and stop settings, the node log's
   rotation, pruning and compression, the webhook);
 * **node restart**: the running node keeps the old value until it next
@@ -28,7 +29,7 @@ from nodekeeper.core.config import Config
 from nodekeeper.core.config.schema import SECTIONS
 
 # Keys whose new value the running core applies at once.
-LIVE_SECTIONS = frozenset({"updates", "notify"})
+LIVE_SECTIONS = frozenset({"updates", "self_update", "notify"})
 LIVE_KEYS = frozenset(
     {
         "node.health_url",

@@ -23,6 +23,7 @@ from nodekeeper.core.config.schema import (
     MIN_MEMORY_MAX,
     NO_DEFAULT,
     NOTIFY_FORMATS,
+    SELF_UPDATE_SOURCES,
     STOP_SIGNALS,
     UPDATE_SOURCES,
 )
@@ -252,6 +253,12 @@ def _source(source: str) -> str:
     return source
 
 
+def _self_source(source: str) -> str:
+    if source not in SELF_UPDATE_SOURCES:
+        raise ValueError(f"unknown source {source!r} (use 'tuf' or 'github')")
+    return source
+
+
 def _process(process: str) -> str:
     if not process or not _REPOSITORY.fullmatch(f"x/{process}"):
         raise ValueError(f"not a process name {process!r}")
@@ -358,6 +365,17 @@ KEYS: dict[str, dict[str, Rule]] = {
         "keep_versions": Integer(minimum=2),
         "node_id": Text(check=_node_id),
         "min_free_space": Size(),
+    },
+    "self_update": {
+        "enabled": Flag(),
+        "source": Text(check=_self_source),
+        # http:// is allowed by updates.allow_http, checked by the reader.
+        "url": Url(http=True),
+        "trusted_root": FilePath(),
+        "channel": Text(check=_process),
+        "repository": Text(check=_repository),
+        "public_key": Text(check=_public_key),
+        "probation": Duration(positive=True),
     },
     "logs": {
         "dir": FilePath(),

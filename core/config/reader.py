@@ -28,6 +28,7 @@ from nodekeeper.core.config.schema import (
     NodeConfig,
     NotifyConfig,
     PathsConfig,
+    SelfUpdateConfig,
     UpdatesConfig,
     schema_default,
 )
@@ -74,7 +75,10 @@ def config_from_dict(
     logs = _logs(*read_section(top, "logs"), path_config.data_dir)
     notify = _notify(*read_section(top, "notify"))
     metrics = MetricsConfig(**read_section(top, "metrics")[1])
-    return Config(instance, node, limits, updates, logs, notify, path_config, source, metrics)
+    self_update = _self_update(*read_section(top, "self_update"), updates)
+    return Config(
+        instance, node, limits, updates, logs, notify, path_config, source, metrics, self_update
+    )
 
 
 def read_section(top: Table, name: str, required: bool = False) -> tuple[Table, dict[str, Any]]:
@@ -110,6 +114,43 @@ def _updates(t: Table, v: dict[str, Any]) -> UpdatesConfig:
     if v["jitter"] >= v["interval"]:
         raise t.error("jitter", "must be shorter than updates.interval")
     return UpdatesConfig(**v)
+
+
+def _self_update(t: Table, v: dict[str, Any], updates: UpdatesConfig) -> SelfUpdateConfig:
+    """Defaults follow ``[updates]`` when it uses the same kind of source.
+
+    Without a usable source (the node updates from Storj's version server
+    and nothing is set here) the core does not update itself; a source
+    the operator names here must be complete.
+    """
+    same = v["source"] == updates.source
+    if v["url"] is None:
+        if same:
+            v["url"] = updates.url
+        elif v["source"] == "github":
+            v["url"] = DEFAULT_UPDATE_URLS["github"]
+    elif v["url"].startswith("http://") and not updates.allow_http:
+        raise t.error("url", f"must use https (set updates.allow_http for tests), got {v['url']!r}")
+    if v["source"] == "tuf":
+        if v["trusted_root"] is None and same:
+            v["trusted_root"] = updates.trusted_root
+        if t.get("url") is not None and v["trusted_root"] is None:
+            raise t.error(
+                "trusted_root",
+                "required when self_update.url names a TUF repository (its root.json)",
+            )
+        if v["trusted_root"] is None:
+            v["url"] = None
+    if v["source"] == "github":
+        if v["public_key"] is None:
+            v["public_key"] = updates.public_key
+        if v["repository"] is None:
+            raise t.error("repository", "required when self_update.source is 'github'")
+        if v["public_key"] is None:
+            raise t.error(
+                "public_key", "required when self_update.source is 'github' (the core is signed)"
+            )
+    return SelfUpdateConfig(**v)
 
 
 def _logs(t: Table, v: dict[str, Any], data_dir: Path) -> LogsConfig:

@@ -102,6 +102,27 @@ class UpdatesConfig:
     allow_http: bool = False
 
 
+SELF_UPDATE_SOURCES = ("tuf", "github")
+
+
+@dataclass(frozen=True)
+class SelfUpdateConfig:
+    """The core's own updates; the schedule (interval, jitter, ...), allow_http and
+    min_free_space are ``[updates]``'s."""
+
+    enabled: bool = True
+    source: str = "tuf"
+    # Defaults computed by the reader: url and trusted_root follow [updates] when it is
+    # the same kind of source; None = no source for the core (it does not check).
+    url: str | None = None
+    trusted_root: Path | None = None
+    channel: str = "nodekeeper"
+    repository: str | None = None  # github
+    public_key: str | None = None  # github; default: updates.public_key
+    # How long a new core must run, adopt the node and answer on the socket.
+    probation: float = 60.0
+
+
 @dataclass(frozen=True)
 class LogsConfig:
     dir: Path  # default: <data_dir>/logs
@@ -141,6 +162,7 @@ class Config:
     paths: PathsConfig
     source: Path  # the file this was read from (not a key)
     metrics: MetricsConfig = MetricsConfig()
+    self_update: SelfUpdateConfig = SelfUpdateConfig()
 
 
 # The file's tables, in the order they are read and written.
@@ -148,6 +170,7 @@ SECTIONS: dict[str, type] = {
     "node": NodeConfig,
     "limits": LimitsConfig,
     "updates": UpdatesConfig,
+    "self_update": SelfUpdateConfig,
     "logs": LogsConfig,
     "notify": NotifyConfig,
     "metrics": MetricsConfig,

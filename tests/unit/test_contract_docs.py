@@ -30,7 +30,7 @@ from tests.helpers import REPO
 
 CONTRACT = REPO / "docs" / "contract.md"
 TEXT = CONTRACT.read_text(encoding="utf-8")
-SECTIONS = ("node", "limits", "updates", "logs", "notify", "metrics", "paths")
+SECTIONS = ("node", "limits", "updates", "self_update", "logs", "notify", "metrics", "paths")
 
 
 def section(heading: str) -> str:
