@@ -35,6 +35,8 @@ from nodekeeper.core.platform.stop_signals import on_reload_request, on_stop_req
 from nodekeeper.core.reloading import reload_on_signal
 from nodekeeper.core.rollout_id import resolve_rollout_id
 from nodekeeper.core.running import Core
+from nodekeeper.core.selfupdate.start import CoreStart
+from nodekeeper.core.selfupdate.switch import ProbationFailed, commit_when_ready
 from nodekeeper.core.state import StateStore
 from nodekeeper.core.status_file import StatusChanges, write_json_atomic, write_status_forever
 from nodekeeper.core.supervise.health import probe
@@ -74,6 +76,7 @@ async def serve(core: Core) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     on_stop_request(loop, stop.set)  # SIGTERM/SIGINT; Ctrl+C/Ctrl+Break on Windows
+    core.attach_stop(stop)
     config = core.config
     server = ControlServer(
         config.paths.socket,
@@ -97,6 +100,8 @@ async def serve(core: Core) -> int:
             lambda: core.capture.written_lines,
         )
     await core.replace_notifier()
+    if core.start is not None and core.start.rolled_back is not None:
+        core.bus.publish("core-rolled-back", dict(core.start.rolled_back))
     # SIGHUP reloads the config file; it never stops the core or the node.
     reloads: set[asyncio.Task[None]] = set()  # kept referenced until done
 
@@ -120,7 +125,16 @@ async def serve(core: Core) -> int:
         "updater": updating,
         "systemd notifier": systemd,
     }
-    failure = await until_stop_or_failure(parts, stop, may_return={"systemd notifier"})
+    if core.start is not None and core.start.on_probation is not None:
+        parts["core probation"] = asyncio.create_task(
+            _probation(core, core.start.on_probation), name="core probation"
+        )
+    failure = await until_stop_or_failure(
+        parts, stop, may_return={"systemd notifier", "core probation"}
+    )
+    if failure is None and core.leave_running:
+        await _leave_node_running(core, parts, server, endpoint)
+        return 0 if core.handover is not None else EXIT_PART_FAILED
     if failure is not None:
         _log_part_failure(failure)
     else:
@@ -143,6 +157,39 @@ def _log_part_failure(failure: PartFailure) -> None:
         failure.describe(),
         exc_info=failure.error,
     )
+
+
+async def _probation(core: Core, version: str) -> None:
+    """Commit this new core once it is up, or end it and leave the node to the previous one."""
+    try:
+        await commit_when_ready(core, version, core.config.self_update.probation)
+    except ProbationFailed as exc:
+        _log.error("%s; leaving the node running for the previous core", exc)
+        core.leave(why="probation")
+
+
+async def _leave_node_running(
+    core: Core,
+    parts: dict[str, asyncio.Task[Any]],
+    server: ControlServer,
+    endpoint: MetricsEndpoint | None,
+) -> None:
+    """End every part but leave the node running, its pipes full of what it still says."""
+    for task in parts.values():
+        task.cancel()
+    for task in parts.values():
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    await server.close()
+    held = await asyncio.get_running_loop().run_in_executor(None, core.capture.detach)
+    if held is None:
+        _log.warning("the log readers did not stop in time; the next core reads on from the pipes")
+    else:
+        core.held_partials = {pipe.inode: pipe.partial for pipe in held if pipe.partial}
+    if core.notifier is not None:
+        await asyncio.get_running_loop().run_in_executor(None, core.notifier.close)
+    if endpoint is not None:
+        endpoint.close()
 
 
 async def _shut_down(
@@ -178,7 +225,7 @@ async def _shut_down(
         endpoint.close()
 
 
-def build_core(config: Config) -> Core:
+def build_core(config: Config, start: CoreStart | None = None) -> Core:
     data_dir = config.paths.data_dir
     refuse_shared_folders(
         str(config.source), (("paths.data_dir", data_dir), ("logs.dir", Path(config.logs.dir)))
@@ -220,6 +267,7 @@ def build_core(config: Config) -> Core:
         on_change=changes.touch,
         health_probe=recorder.timed(probe) if recorder else probe,
         held_by_operator=states.load().stopped_by_operator,
+        partials=start.partials if start is not None else None,
     )
     if supervisor.held_by_operator:
         _log.warning("the node stays stopped: stopped by the operator ('nodekeeper start')")
@@ -247,5 +295,6 @@ def build_core(config: Config) -> Core:
         rollout_id.source,
         recorder,
     )
+    core.start = start
     bus.subscribe(core.on_event)
     return core

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nodekeeper.core.errors import StateError
@@ -41,8 +42,11 @@ def run(args: argparse.Namespace) -> int:
     from nodekeeper.core.config.program import check_folders
     from nodekeeper.core.logs.corelog import setup_core_logging
     from nodekeeper.core.platform import current_platform
+    from nodekeeper.core.selfupdate.handover import LOCK_ENV, take_private_env
+    from nodekeeper.core.selfupdate.start import settle_start
     from nodekeeper.core.service import build_core, serve
 
+    private = take_private_env()  # before anything could pass them on to the node
     config = load_config(args.config)
     check_folders(config)
     data_dir = config.paths.data_dir
@@ -50,11 +54,15 @@ def run(args: argparse.Namespace) -> int:
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
     except OSError as exc:
         raise StateError(f"cannot create data dir {data_dir}: {exc.strerror}") from None
-    lock = current_platform().lock_data_dir(data_dir)
+    lock = current_platform().lock_data_dir(data_dir, inherited=private.get(LOCK_ENV))
     try:
         _setup_logging(args.verbose)
         setup_core_logging(config.logs, config.instance)
-        core = build_core(config)
+        core_args = ["run", "--config", str(Path(args.config).resolve())]
+        if args.verbose:
+            core_args.append("--verbose")
+        start = settle_start(config, lock, core_args, private)  # may exec the current core
+        core = build_core(config, start)
         logging.getLogger("nodekeeper.core").info(
             "nodekeeper core starting: instance %s, pid %d, data dir %s",
             config.instance,
@@ -66,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
             code = asyncio.run(serve(core))
         finally:
             core.capture.close()
+        if core.handover is not None:
+            from nodekeeper.core.selfupdate.exec_switch import hand_over
+
+            code = hand_over(core, core.handover, lock, core_args)  # returns only on failure
     finally:
         lock.release()
     return code

@@ -100,14 +100,14 @@ class Platform(abc.ABC):
         this process held; kept when it really is that lock (POSIX).
         """
 
-    async def wait_exit(self, popen: subprocess.Popen[bytes]) -> int:
+    async def wait_exit(self, popen: subprocess.Popen[bytes]) -> int | None:
         """The process's return code, as soon as it has exited.
 
         A thread of its own per process waits for it (the same on every OS)
         and wakes the event loop the instant the process is gone.
         """
         loop = asyncio.get_running_loop()
-        exited: asyncio.Future[int] = loop.create_future()
+        exited: asyncio.Future[int | None] = loop.create_future()
 
         def wait() -> None:
             code = popen.wait()

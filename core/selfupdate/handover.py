@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from nodekeeper.core.fsutil import write_atomic
+from nodekeeper.core.version import BUNDLE_DIR_ENV
 
 _log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class HandoverRecord:
     to_version: str
     partials: Mapping[int, bytes]  # unfinished lines the readers held, by pipe inode
     time: str
+    guard_pid: int | None = None  # the probation guard, a child the new core reaps
 
     def to_json(self) -> bytes:
         data = {
@@ -58,6 +60,7 @@ class HandoverRecord:
                 str(inode): base64.b64encode(held).decode() for inode, held in self.partials.items()
             },
             "time": self.time,
+            "guard_pid": self.guard_pid,
         }
         return (json.dumps(data, sort_keys=True) + "\n").encode()
 
@@ -90,7 +93,10 @@ class HandoverRecord:
                 partials[int(inode)] = base64.b64decode(str(text), validate=True)
             except (ValueError, binascii.Error):
                 raise ValueError(f"'partials' has a bad entry for {inode!r}") from None
-        return cls(pid, str(from_v), str(to_v), partials, str(when))
+        guard = data.get("guard_pid")
+        if guard is not None and (not isinstance(guard, int) or guard <= 0):
+            raise ValueError(f"'guard_pid' must be a pid or null, got {guard!r}")
+        return cls(pid, str(from_v), str(to_v), partials, str(when), guard)
 
 
 def record_path(data_dir: Path) -> Path:
@@ -144,7 +150,8 @@ def exec_core(
     The data dir lock's fd is made inheritable and named in the environment so
     that the new core keeps holding the lock the whole time.
     """
-    new_env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
+    # A development build names its folder itself; any other core must not inherit it.
+    new_env = {k: v for k, v in os.environ.items() if k not in (*PRIVATE_ENV, BUNDLE_DIR_ENV)}
     new_env.update(env)
     if lock_fd is not None:
         os.set_inheritable(lock_fd, True)

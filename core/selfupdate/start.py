@@ -42,6 +42,8 @@ class CoreStart:
     on_probation: str | None = None
     # A switch that failed was rolled back: {"version", "reason"} for the event.
     rolled_back: Mapping[str, str] | None = None
+    # The probation guard the handing-over core started: our child now, reaped at commit.
+    guard_pid: int | None = None
 
 
 def settle_start(
@@ -78,6 +80,7 @@ def settle_start(
         partials=dict(record.partials) if record is not None else {},
         on_probation=trying.version if trying is not None and handed_over else None,
         rolled_back=rolled_back,
+        guard_pid=record.guard_pid if record is not None and handed_over else None,
     )
 
 

@@ -14,8 +14,10 @@ previous core back (core/selfupdate/launcher.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +113,8 @@ async def commit_when_ready(core: Core, version: str, within: float) -> None:
     while loop.time() < deadline:
         if _node_in_hand(core) and await loop.run_in_executor(None, _answers, socket, version):
             commit(core, version)
+            guard = core.start.guard_pid if core.start is not None else None
+            await loop.run_in_executor(None, reap_guard, guard)
             return
         await asyncio.sleep(READY_POLL)
     raise ProbationFailed(
@@ -152,3 +156,11 @@ def commit(core: Core, version: str) -> None:
         CoreStore(core.config.paths.data_dir).prune({version})
     except OSError as exc:
         _log.warning("cannot remove old core versions: %s", exc.strerror or exc)
+
+
+def reap_guard(pid: int | None) -> None:
+    """Wait for the probation guard (our child since the exec) once it saw the commit."""
+    if pid is None:
+        return
+    with contextlib.suppress(OSError):
+        os.waitpid(pid, 0)

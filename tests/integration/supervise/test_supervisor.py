@@ -226,16 +226,41 @@ def test_a_reused_pid_in_the_pid_file_is_never_killed(core: CoreHarness) -> None
         bystander.wait()
 
 
-def test_a_node_left_by_a_dead_core_is_stopped_before_a_new_one_starts(core: CoreHarness) -> None:
+def test_a_node_left_by_a_dead_core_is_taken_over_with_its_pipes(core: CoreHarness) -> None:
     process = core.start()
     old = core.wait_state("running")["pid"]
-    # SIGKILL the core: on Linux the kernel kills the node too (parent-death signal).
+    process.kill()  # SIGKILL: the core cannot hand anything over
+    process.wait()
+    time.sleep(1.5)  # the node goes on logging into its pipes, which it keeps open
+    assert core.node_pids() == [old]
+    core.start()
+    assert core.node_pids() == [old]
+    status = core.wait_state("running")
+    assert status["pid"] == old
+    assert status["restarts"] == 0
+    assert "took over the running node: pid %d" % old in core.stderr_text()
+    # Its output reaches the log again: the demo node logs a line a second.
+    log = core.root / "logs" / f"{core.instance}.log"
+    size = log.stat().st_size
+    wait_until(lambda: log.stat().st_size > size, 10, "new node lines in the log")
+
+
+def test_a_node_that_cannot_be_taken_over_is_stopped_before_a_new_one_starts(
+    core: CoreHarness,
+) -> None:
+    process = core.start()
+    old = core.wait_state("running")["pid"]
     process.kill()
     process.wait()
-    wait_until(lambda: not core.node_pids(), 5, "the orphaned node to die with its core")
+    # A pid file as nodekeeper 0.2 wrote it names no pipes: the node can only be stopped.
+    pidfile = core.data_dir / "node.pid"
+    record = json.loads(pidfile.read_text())
+    del record["pipes"]
+    pidfile.write_text(json.dumps(record))
     core.start()
     assert core.node_pids() != [old]
     assert len(core.node_pids()) == 1
+    assert "a node left by a previous core is still running" in core.stderr_text()
 
 
 @pytest.mark.slow
