@@ -30,6 +30,7 @@ from nodekeeper.core.update.updater import Updater
 
 if TYPE_CHECKING:
     from nodekeeper.core.metrics.recorder import EventRecorder
+    from nodekeeper.core.selfupdate.checker import SelfUpdater
 
 # After a crash: how long to wait for the node's pipes to drain, and how
 # many log lines to search for its last words.
@@ -53,6 +54,8 @@ class Core:
     # Set when [metrics] listen is: the endpoint serves it (core/metrics/).
     metrics: EventRecorder | None = None
     notifier: WebhookNotifier | None = None
+    # The core's own updates (None only in tests that build a Core by hand).
+    self_updater: SelfUpdater | None = None
     # The node's last log line when it last exited, by that exit's time.
     last_exit_line: tuple[str, str] | None = None
     # Reloaded keys the running node does not have yet (cleared when it next starts).
@@ -71,6 +74,7 @@ class Core:
             "core_version": __version__,
             "node": node,
             "updates": self.updates_status(),
+            **({} if self.self_updater is None else {"self_update": self.self_updater.status()}),
             "logs": self.capture.status(),
             "limits": {
                 "memory_max": limits.memory_max,

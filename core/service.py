@@ -36,6 +36,9 @@ from nodekeeper.core.platform.stop_signals import on_reload_request, on_stop_req
 from nodekeeper.core.reloading import reload_on_signal
 from nodekeeper.core.rollout_id import resolve_rollout_id
 from nodekeeper.core.running import Core
+from nodekeeper.core.selfupdate.checker import SelfUpdater
+from nodekeeper.core.selfupdate.source import open_self_update_source
+from nodekeeper.core.selfupdate.store import CoreStore
 from nodekeeper.core.state import StateStore
 from nodekeeper.core.status_file import StatusChanges, write_json_atomic, write_status_forever
 from nodekeeper.core.supervise.health import probe
@@ -120,6 +123,8 @@ async def serve(core: Core) -> int:
         "updater": updating,
         "systemd notifier": systemd,
     }
+    if core.self_updater is not None:
+        parts["self-updater"] = asyncio.create_task(core.self_updater.run(), name="self-updater")
     failure = await until_stop_or_failure(parts, stop, may_return={"systemd notifier"})
     if failure is not None:
         _log_part_failure(failure)
@@ -201,6 +206,12 @@ def build_core(config: Config) -> Core:
         source = open_source(config)
     except UpdateError as exc:
         raise ConfigError(f"{config.source}: updates: {exc}") from None
+    try:
+        core_source = open_self_update_source(config)
+    except UpdateError as exc:
+        raise ConfigError(f"{config.source}: self_update: {exc}") from None
+    core_store = CoreStore(data_dir)
+    core_store.remove_incomplete()
     changes = StatusChanges()
     recorder = None
     if config.metrics.listen:
@@ -234,6 +245,15 @@ def build_core(config: Config) -> Core:
         node_id=rollout_id.node_id,
         on_change=changes.touch,
     )
+    self_updater = SelfUpdater(
+        config,
+        states=states,
+        store=core_store,
+        source=core_source,
+        node_id=rollout_id.node_id,
+        switch=switch_unavailable,
+        on_change=changes.touch,
+    )
     core = Core(
         config,
         platform,
@@ -246,6 +266,12 @@ def build_core(config: Config) -> Core:
         changes,
         rollout_id.source,
         recorder,
+        self_updater=self_updater,
     )
     bus.subscribe(core.on_event)
     return core
+
+
+async def switch_unavailable(version: str) -> None:
+    """The hand-over to a new core, where this build has none: the new core stays installed."""
+    _log.warning("self-update to %s installed; switching is not available", version)
