@@ -9,6 +9,7 @@ Handlers refuse what cannot be done now with a one-line
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -44,11 +45,38 @@ class ControlHandlers:
     async def status(self) -> dict[str, Any]:
         return self.core.status()
 
-    async def set_updates(self, enabled: bool) -> dict[str, Any]:
+    async def set_updates(
+        self, enabled: bool, core: bool = False, node: bool = False
+    ) -> dict[str, Any]:
+        """The node's updates (no flag, or ``node``), the core's own (``core``), or both.
+
+        The answer is the ``updates`` part when the node's switched, else the
+        ``self_update`` part; with both, the ``updates`` part holds the
+        ``self_update`` one too.
+        """
+        word = "on" if enabled else "off"
+        self_updater = self.core.self_updater
+        if core:
+            if self_updater is None:
+                raise OperationFailed("this core has no self-update")
+            self.core.states.modify(
+                lambda s: dataclasses.replace(
+                    s,
+                    self_update=dataclasses.replace(s.self_update, updates_enabled=enabled),
+                )
+            )
+            _log.info("automatic updates of the core itself switched %s", word)
+            self.core.bus.publish("updates-toggled", {"enabled": enabled, "part": "core"})
+            self.core.changes.touch()
+            if not node:
+                return self_updater.status()
         self.core.states.update(updates_enabled=enabled)
-        _log.info("automatic updates switched %s", "on" if enabled else "off")
+        _log.info("automatic updates switched %s", word)
         self.core.bus.publish("updates-toggled", {"enabled": enabled})
-        return self.core.updates_status()
+        answer = self.core.updates_status()
+        if core and self_updater is not None:
+            answer["self_update"] = self_updater.status()
+        return answer
 
     async def restart_node(self) -> dict[str, Any]:
         supervisor = self.core.supervisor
@@ -83,8 +111,12 @@ class ControlHandlers:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, self.core.capture.tail, lines)
 
-    async def check_now(self) -> dict[str, Any]:
-        return await self.core.updater.check_now()
+    async def check_now(self, core: bool = False) -> dict[str, Any]:
+        if not core:
+            return await self.core.updater.check_now()
+        if self.core.self_updater is None:
+            raise OperationFailed("this core has no self-update")
+        return await self.core.self_updater.check_now()
 
     async def reload(self, restart_node: bool) -> dict[str, Any]:
         return await apply_reload(self.core, restart_node)

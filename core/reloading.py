@@ -20,6 +20,7 @@ from nodekeeper.core.launch import launch_plan
 from nodekeeper.core.reload import ReloadPlan, plan_reload
 from nodekeeper.core.rollout_id import RolloutId, resolve_rollout_id
 from nodekeeper.core.running import Core
+from nodekeeper.core.selfupdate.source import open_self_update_source
 from nodekeeper.core.state import StateStore
 from nodekeeper.core.update.errors import UpdateError
 from nodekeeper.core.update.sources.factory import ReleaseSource, open_source
@@ -30,6 +31,13 @@ _log = logging.getLogger("nodekeeper.core.service")
 Reloaded = tuple[Config, ReloadPlan, ReleaseSource | None, RolloutId | None]
 
 
+@dataclasses.dataclass(frozen=True)
+class CoreSourceChange:
+    """A changed ``[self_update]`` (or ``[updates]``, whose defaults it follows), opened."""
+
+    source: ReleaseSource | None
+
+
 async def apply_reload(core: Core, restart_node: bool) -> dict[str, Any]:
     """Read the config file again and apply what can be applied (docs/configuration.md)."""
     loop = asyncio.get_running_loop()
@@ -37,6 +45,7 @@ async def apply_reload(core: Core, restart_node: bool) -> dict[str, Any]:
         new, plan, source, rollout = await loop.run_in_executor(
             None, read_reloaded, core.config, core.states
         )
+        core_source = await loop.run_in_executor(None, read_core_source, core.config, new)
     except ConfigError as exc:
         _log.error("reload refused, nothing changed: %s", exc)
         raise OperationFailed(f"reload refused, nothing changed: {exc}") from None
@@ -56,6 +65,9 @@ async def apply_reload(core: Core, restart_node: bool) -> dict[str, Any]:
     if source is not None and rollout is not None:
         core.updater.reconfigure(core.config, source=source, node_id=rollout.node_id)
         core.node_id_source = rollout.source
+    if core_source is not None and core.self_updater is not None:
+        node_id = rollout.node_id if rollout is not None else core.self_updater.node_id
+        core.self_updater.reconfigure(core.config, source=core_source.source, node_id=node_id)
     if new.notify != old.notify:
         await core.replace_notifier()
     restarted = False
@@ -78,6 +90,16 @@ def read_reloaded(config: Config, states: StateStore) -> Reloaded:
     except UpdateError as exc:
         raise ConfigError(f"{new.source}: updates: {exc}") from None
     return new, plan, source, resolve_rollout_id(new, states)
+
+
+def read_core_source(config: Config, new: Config) -> CoreSourceChange | None:
+    """The core's new release source, None when it did not change; ConfigError if unusable."""
+    if new.self_update == config.self_update and new.updates == config.updates:
+        return None
+    try:
+        return CoreSourceChange(open_self_update_source(new))
+    except UpdateError as exc:
+        raise ConfigError(f"{new.source}: self_update: {exc}") from None
 
 
 async def reload_on_signal(core: Core) -> None:

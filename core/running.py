@@ -31,6 +31,7 @@ from nodekeeper.core.version import running_version
 
 if TYPE_CHECKING:
     from nodekeeper.core.metrics.recorder import EventRecorder
+    from nodekeeper.core.selfupdate.checker import SelfUpdater
     from nodekeeper.core.selfupdate.start import CoreStart
     from nodekeeper.core.selfupdate.switch import Handover
 
@@ -56,6 +57,8 @@ class Core:
     # Set when [metrics] listen is: the endpoint serves it (core/metrics/).
     metrics: EventRecorder | None = None
     notifier: WebhookNotifier | None = None
+    # The core's own updates (None only in tests that build a Core by hand).
+    self_updater: SelfUpdater | None = None
     # The node's last log line when it last exited, by that exit's time.
     last_exit_line: tuple[str, str] | None = None
     # Reloaded keys the running node does not have yet (cleared when it next starts).
@@ -98,6 +101,7 @@ class Core:
             "core_version": running_version(),
             "node": node,
             "updates": self.updates_status(),
+            **({} if self.self_updater is None else {"self_update": self.self_updater.status()}),
             "logs": self.capture.status(),
             "limits": {
                 "memory_max": limits.memory_max,

@@ -35,8 +35,11 @@ from nodekeeper.core.platform.stop_signals import on_reload_request, on_stop_req
 from nodekeeper.core.reloading import reload_on_signal
 from nodekeeper.core.rollout_id import resolve_rollout_id
 from nodekeeper.core.running import Core
+from nodekeeper.core.selfupdate.checker import SelfUpdater
+from nodekeeper.core.selfupdate.source import open_self_update_source
 from nodekeeper.core.selfupdate.start import CoreStart
-from nodekeeper.core.selfupdate.switch import ProbationFailed, commit_when_ready
+from nodekeeper.core.selfupdate.store import CoreStore
+from nodekeeper.core.selfupdate.switch import ProbationFailed, commit_when_ready, switch_core
 from nodekeeper.core.state import StateStore
 from nodekeeper.core.status_file import StatusChanges, write_json_atomic, write_status_forever
 from nodekeeper.core.supervise.health import probe
@@ -125,6 +128,8 @@ async def serve(core: Core) -> int:
         "updater": updating,
         "systemd notifier": systemd,
     }
+    if core.self_updater is not None:
+        parts["self-updater"] = asyncio.create_task(core.self_updater.run(), name="self-updater")
     if core.start is not None and core.start.on_probation is not None:
         parts["core probation"] = asyncio.create_task(
             _probation(core, core.start.on_probation), name="core probation"
@@ -248,6 +253,12 @@ def build_core(config: Config, start: CoreStart | None = None) -> Core:
         source = open_source(config)
     except UpdateError as exc:
         raise ConfigError(f"{config.source}: updates: {exc}") from None
+    try:
+        core_source = open_self_update_source(config)
+    except UpdateError as exc:
+        raise ConfigError(f"{config.source}: self_update: {exc}") from None
+    core_store = CoreStore(data_dir)
+    core_store.remove_incomplete()
     changes = StatusChanges()
     recorder = None
     if config.metrics.listen:
@@ -282,6 +293,20 @@ def build_core(config: Config, start: CoreStart | None = None) -> Core:
         node_id=rollout_id.node_id,
         on_change=changes.touch,
     )
+    built: list[Core] = []  # the switch needs the whole core, made just below
+
+    async def switch(version: str) -> None:
+        await switch_core(built[0], version)
+
+    self_updater = SelfUpdater(
+        config,
+        states=states,
+        store=core_store,
+        source=core_source,
+        node_id=rollout_id.node_id,
+        switch=switch,
+        on_change=changes.touch,
+    )
     core = Core(
         config,
         platform,
@@ -294,7 +319,9 @@ def build_core(config: Config, start: CoreStart | None = None) -> Core:
         changes,
         rollout_id.source,
         recorder,
+        self_updater=self_updater,
     )
     core.start = start
+    built.append(core)
     bus.subscribe(core.on_event)
     return core

@@ -23,7 +23,7 @@ from PySide6.QtGui import QCursor, QDesktopServices
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
 from nodekeeper.core import __version__
-from nodekeeper.core.ipc.methods import Method, for_menu_item
+from nodekeeper.core.ipc.methods import MenuAction, Method, menu_action
 from nodekeeper.tray.connection import STATUS_POLL_MS, CoreConnection
 from nodekeeper.tray.discovery import Endpoint
 from nodekeeper.tray.icons import IconSet
@@ -275,22 +275,27 @@ class TrayApp(QObject):
     # -- menu actions --------------------------------------------------------
 
     def _on_item(self, key: str, item: str, checked: bool) -> None:
-        method = for_menu_item(item)
-        if method is not None:
-            # A checkable item's new state is the method's boolean parameter.
-            params = {p.name: checked for p in method.params if p.kind is bool}
+        found = menu_action(item)
+        if found is not None:
+            method, menu = found
+            # A checkable item's new state is the method's required boolean parameter;
+            # some items also name which part they act on (the core's own updates).
+            params = {p.name: checked for p in method.params if p.kind is bool and p.required}
+            params.update(menu.params)
             self.connections[key].request(
                 method.name,
                 params or None,
-                lambda ok, res: self._after_request(key, method, ok, res),
+                lambda ok, res: self._after_request(key, method, menu, ok, res),
             )
         elif item in ("dashboard", "logs"):
             self._open(key, item)
 
-    def _after_request(self, key: str, method: Method, ok: bool, result: Any) -> None:
+    def _after_request(
+        self, key: str, method: Method, menu: MenuAction, ok: bool, result: Any
+    ) -> None:
         model = self.models[key]
         if not ok:
-            failure = method.menu.failure if method.menu is not None else method.name
+            failure = menu.failure
             self._offer(
                 Notification("request-failed", f"{model.name}: {failure}", str(result), key)
             )

@@ -47,7 +47,7 @@ def register(sub: Any) -> None:
 
 def _add_param(parser: argparse.ArgumentParser, param: Param) -> None:
     if param.kind is bool and param.cli_flag:
-        option = "--" + param.name.replace("_", "-")
+        option = param.option or "--" + param.name.replace("_", "-")
         parser.add_argument(option, dest=param.name, action="store_true", help=param.help)
     elif param.kind is bool:
         parser.add_argument(param.name, choices=SWITCH, help=param.help)
@@ -106,7 +106,12 @@ def run_method(method: Method, args: argparse.Namespace) -> int:
         from nodekeeper.core.commands.cores import list_cores
 
         return list_cores()
-    params = {p.name: _param_value(p, getattr(args, p.name)) for p in method.params}
+    params = {
+        p.name: _param_value(p, getattr(args, p.name))
+        for p in method.params
+        # An option not given, of a parameter without a default, is not sent.
+        if not (p.cli_flag and p.default is None and not getattr(args, p.name))
+    }
     with _connect(args) as client:
         result = client.call(method.name, params or None)
         path = client.path

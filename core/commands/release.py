@@ -146,6 +146,7 @@ def run_init(args: argparse.Namespace) -> int:
 
 def run_add(args: argparse.Namespace) -> int:
     from nodekeeper.core.release.channels import (
+        CORE_PROCESS,
         artifact_path,
         check_process,
         parse_platform,
@@ -158,7 +159,10 @@ def run_add(args: argparse.Namespace) -> int:
     archive: Path = args.file
     if not archive.is_file():
         raise ReleaseUsageError(f"--file {archive}: no such file")
-    _check_zip(archive)
+    if process == CORE_PROCESS:
+        _check_core_bundle(archive, str(version), f"{os_name}-{arch}")
+    else:
+        _check_zip(archive)
     repo = _open(args)
     path = artifact_path(process, version, os_name, arch)
     if repo.target_info(path) is not None:
@@ -180,6 +184,21 @@ def _check_zip(archive: Path) -> None:
         raise ReleaseUsageError(
             f"--file {archive} must hold exactly one executable, it holds {len(names)} files"
         )
+
+
+def _check_core_bundle(archive: Path, version: str, platform: str) -> None:
+    """A core bundle: one top folder whose manifest names this version and platform."""
+    from nodekeeper.core.selfupdate.manifest import (
+        ManifestError,
+        check_manifest,
+        manifest_in_archive,
+    )
+
+    try:
+        manifest = manifest_in_archive(archive)
+        check_manifest(manifest, version=version, platform=platform, where=f"--file {archive}")
+    except ManifestError as exc:
+        raise ReleaseUsageError(f"{exc} (--process nodekeeper publishes core bundles)") from None
 
 
 def run_channel(args: argparse.Namespace) -> int:

@@ -39,6 +39,8 @@ class Param:
     maximum: int | None = None
     # A boolean given on the command line as an option (--name) rather than on|off.
     cli_flag: bool = False
+    # That option's name when it is not --name.
+    option: str | None = None
 
     def check(self, value: Any) -> bool | int:
         """``value`` if it fits this parameter; raise :class:`ParamError` naming what is wrong."""
@@ -88,6 +90,8 @@ class MenuAction:
 
     item: str  # the menu item's key (tray/wording.py builds the items)
     failure: str  # notification title after "<instance>: " when the core refuses
+    # Fixed parameters the item sends besides its checked state (e.g. core=true).
+    params: tuple[tuple[str, bool], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,8 @@ class Method:
     slow: bool = False
     cli: Cli | None = None
     menu: MenuAction | None = None
+    # A second menu item calling the same method with other fixed parameters.
+    other_menu: MenuAction | None = None
 
     def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The checked parameters, defaults filled in; raise :class:`ParamError` otherwise."""
@@ -117,7 +123,9 @@ class Method:
                 checked[param.name] = param.check(params[param.name])
             elif param.required:
                 param.check(None)  # names the parameter and what it must be
-            else:
+            elif param.default is not None:
+                # Without a default, an absent parameter stays absent: the handler's own
+                # default applies, and handlers older than the parameter still answer.
                 checked[param.name] = param.default
         return checked
 
@@ -162,17 +170,45 @@ METHODS: Mapping[str, Method] = _table(
     ),
     Method(
         "set_updates",
-        "switch automatic updates on or off (persisted)",
+        "switch automatic updates on or off (persisted), of the node (default), the core "
+        "itself (core) or both",
         changes_state=True,
-        params=(Param("enabled", bool, "on: install updates; off: only notify", required=True),),
+        params=(
+            Param("enabled", bool, "on: install updates; off: only notify", required=True),
+            Param(
+                "core",
+                bool,
+                "switch the core's own updates (self-update)",
+                cli_flag=True,
+                option="--self",
+            ),
+            Param(
+                "node",
+                bool,
+                "switch the node's updates (the default when neither is given)",
+                cli_flag=True,
+            ),
+        ),
         cli=Cli("updates", "switch automatic updates on or off"),
         menu=MenuAction("updates", "could not change automatic updates"),
+        other_menu=MenuAction(
+            "self-updates", "could not change the core's automatic updates", (("core", True),)
+        ),
     ),
     Method(
         "check_now",
         "check for an update now and act on the decision",
         changes_state=True,
         slow=True,
+        params=(
+            Param(
+                "core",
+                bool,
+                "check for a new core (self-update) instead of a new node",
+                cli_flag=True,
+                option="--self",
+            ),
+        ),
         cli=Cli(
             "check",
             "check for an update now and print the decision",
@@ -227,12 +263,19 @@ METHODS: Mapping[str, Method] = _table(
 )
 
 
+def menu_action(item: str) -> tuple[Method, MenuAction] | None:
+    """The method a tray menu item calls and how, if it calls one."""
+    for method in METHODS.values():
+        for menu in (method.menu, method.other_menu):
+            if menu is not None and menu.item == item:
+                return method, menu
+    return None
+
+
 def for_menu_item(item: str) -> Method | None:
     """The method a tray menu item calls, if it calls one."""
-    for method in METHODS.values():
-        if method.menu is not None and method.menu.item == item:
-            return method
-    return None
+    found = menu_action(item)
+    return None if found is None else found[0]
 
 
 def _short(value: Any) -> str:

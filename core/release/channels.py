@@ -49,12 +49,21 @@ def check_process(name: str) -> str:
     return name
 
 
+# The channel of nodekeeper's own core bundles (self-update).
+CORE_PROCESS = "nodekeeper"
+
+
+def artifact_suffix(process: str) -> str:
+    """A node release is a zip; a core bundle is a .tar.gz or a .zip (read by content)."""
+    return ".bundle" if process == CORE_PROCESS else ".zip"
+
+
 def artifact_path(process: str, version: Version, os_name: str, arch: str) -> str:
-    return f"{process}/{version}/{os_name}-{arch}.zip"
+    return f"{process}/{version}/{os_name}-{arch}{artifact_suffix(process)}"
 
 
 def artifact_template(process: str, version: Version) -> str:
-    return f"{process}/{version}/{{os}}-{{arch}}.zip"
+    return f"{process}/{version}/{{os}}-{{arch}}{artifact_suffix(process)}"
 
 
 def channel_path(process: str) -> str:
@@ -66,7 +75,7 @@ def published_versions(target_paths: Iterable[str], process: str) -> set[str]:
     found = set()
     for path in target_paths:
         parts = path.split("/")
-        if len(parts) == 3 and parts[0] == process and parts[2].endswith(".zip"):
+        if len(parts) == 3 and parts[0] == process and parts[2].endswith(artifact_suffix(process)):
             found.add(parts[1])
     return found
 

@@ -12,6 +12,9 @@ bundle that does not say clearly what it is gets installed nowhere.
 from __future__ import annotations
 
 import json
+import tarfile
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -86,6 +89,59 @@ def read_manifest(folder: Path) -> BundleManifest:
         raise ManifestError(f"{path} is not valid JSON ({exc})") from None
     except ValueError as exc:
         raise ManifestError(f"{path} is invalid: {exc}") from None
+
+
+def manifest_in_archive(archive: Path) -> BundleManifest:
+    """The manifest of a bundle archive (.tar.gz or .zip with one top folder), read in place.
+
+    For the publisher: it also checks that the entry is a file of the
+    archive. ManifestError with one line when the archive is not a bundle.
+    """
+    try:
+        names, read = _archive_reader(archive)
+    except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
+        raise ManifestError(f"{archive} is not a .tar.gz or .zip archive ({exc})") from None
+    tops = {name.strip("/").split("/")[0] for name in names}
+    if len(tops) != 1:
+        raise ManifestError(f"{archive} is not a core bundle: it must hold one top folder")
+    top = tops.pop()
+    raw = read(f"{top}/{MANIFEST_NAME}")
+    if raw is None:
+        raise ManifestError(f"{archive} is not a core bundle: {top}/ has no {MANIFEST_NAME}")
+    try:
+        manifest = BundleManifest.from_dict(json.loads(raw))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ManifestError(f"{archive}: {MANIFEST_NAME} is not valid JSON ({exc})") from None
+    except ValueError as exc:
+        raise ManifestError(f"{archive}: {MANIFEST_NAME} is invalid: {exc}") from None
+    if f"{top}/{manifest.entry}" not in names:
+        raise ManifestError(f"{archive}: the entry {manifest.entry!r} is not in the bundle")
+    return manifest
+
+
+def _archive_reader(archive: Path) -> tuple[set[str], Callable[[str], bytes | None]]:
+    """The file names of an archive and its (small) manifest files by name."""
+    manifests: dict[str, bytes] = {}
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            entries = {i.filename.rstrip("/"): i for i in zf.infolist() if not i.is_dir()}
+            for name, info in entries.items():
+                if name.endswith("/" + MANIFEST_NAME) and info.file_size <= _MAX_BYTES:
+                    manifests[name] = zf.read(info)
+        return set(entries), manifests.get
+    with tarfile.open(archive, "r:*") as tar:
+        files = {m.name.strip("/"): m for m in tar.getmembers() if m.isfile()}
+        for name, member in files.items():
+            if name.endswith("/" + MANIFEST_NAME) and (raw := _read_member(tar, member)):
+                manifests[name] = raw
+    return set(files), manifests.get
+
+
+def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes | None:
+    if member.size > _MAX_BYTES:
+        return None
+    file = tar.extractfile(member)
+    return None if file is None else file.read()
 
 
 def check_manifest(manifest: BundleManifest, *, version: str, platform: str, where: str) -> None:

@@ -1,6 +1,7 @@
 """The update cycle (docs/updates.md): check, decide, install, switch, probation, commit or roll back.
 
-The decision is the pure ``decide``; timing is the pure ``CheckScheduler``.
+The decision is the pure ``decide``; timing is the pure ``CheckScheduler``,
+run by ``checks.ScheduledChecks`` (shared with the core's own updater).
 This module is the I/O around them, on the core's event loop, with the slow
 steps (network, unpacking, smoke test) in worker threads; the switch and its
 probation are ``switchover.Switchover``, the status dict ``status``. It never leaves
@@ -24,12 +25,12 @@ from nodekeeper.core.errors import NodekeeperError
 from nodekeeper.core.events import EventBus, utc_now_iso
 from nodekeeper.core.state import StateStore
 from nodekeeper.core.update.channel import Channel, Release
+from nodekeeper.core.update.checks import ScheduledChecks, release_for
 from nodekeeper.core.update.decision import Decision, decide, is_rollout_candidate
 from nodekeeper.core.update.errors import UpdateError
 from nodekeeper.core.update.install import Installer, Sleep, SmokeTest
 from nodekeeper.core.update.node import NodeControl
 from nodekeeper.core.update.progress import DownloadProgress
-from nodekeeper.core.update.scheduler import CheckScheduler
 from nodekeeper.core.update.smoke import smoke_test
 from nodekeeper.core.update.sources.factory import ReleaseSource
 from nodekeeper.core.update.status import update_status
@@ -40,7 +41,7 @@ from nodekeeper.core.update.version import Version
 _log = logging.getLogger(__name__)
 
 
-class Updater:
+class Updater(ScheduledChecks):
     def __init__(
         self,
         config: Config,
@@ -57,6 +58,7 @@ class Updater:
         smoke: SmokeTest = smoke_test,
         on_change: Callable[[], None] = lambda: None,
     ) -> None:
+        super().__init__(config.updates, rng=rng, clock=clock, last_check=states.load().last_check)
         self._config = config
         self._updates = config.updates
         self._states = states
@@ -65,10 +67,6 @@ class Updater:
         self._bus = bus
         self._source = source
         self._node_id = node_id
-        self._clock = clock
-        self._scheduler = CheckScheduler(
-            self._updates.interval, self._updates.jitter, self._updates.startup_delay, rng
-        )
         self._downloads = config.paths.data_dir / "downloads"
         self._sleep = sleep
         self._installer = Installer(
@@ -80,7 +78,6 @@ class Updater:
         )
         self._on_change = on_change
         self._state = "idle"
-        self._last_check: float | None = states.load().last_check
         self._last_error: str | None = None
         # The last failure, kept until a different one replaces it: a quiet check
         # clears last_error (the contract: the current trouble) but not this.
@@ -89,8 +86,6 @@ class Updater:
         self._candidate = False
         self._progress = DownloadProgress("", lambda data: None)
         self._notified: str | None = None
-        self._wake = asyncio.Event()
-        self._busy = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._switchover = self._new_switchover()
 
@@ -114,14 +109,8 @@ class Updater:
         interval brings it closer.
         """
         updates = config.updates
-        old = self._scheduler
-        scheduler = CheckScheduler(
-            updates.interval, updates.jitter, updates.startup_delay, old._rng
-        )
-        scheduler.failures, scheduler.not_before = old.failures, old.not_before
-        if old.next_check is not None:
-            scheduler.next_check = min(old.next_check, self._clock() + scheduler.interval)
-        self._config, self._updates, self._scheduler = config, updates, scheduler
+        self._reschedule(updates)
+        self._config, self._updates = config, updates
         self._source, self._node_id = source, node_id
         self._installer = Installer(
             self._store,
@@ -161,52 +150,17 @@ class Updater:
             progress=self._progress,
         )
 
-    # -- the schedule -----------------------------------------------------------
+    # -- the schedule (ScheduledChecks) -------------------------------------------
 
-    async def run(self) -> None:
-        """Check on schedule forever (cancelled when the core stops)."""
-        await self._resume_pending_probation()
+    def _saved_schedule(self) -> tuple[float | None, float | None]:
         saved = self._states.load()
-        next_at = self._scheduler.first_check(self._clock(), saved.last_check, saved.next_check)
-        self._remember_schedule()
-        while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, next_at - self._clock()))
-            except TimeoutError:
-                next_at = await self._scheduled_check()
-                continue
-            # check_now ran a check and moved the schedule.
-            self._wake.clear()
-            next_at = self._scheduler.next_check or next_at
+        return saved.last_check, saved.next_check
 
-    async def _scheduled_check(self) -> float:
-        if self._busy.locked():
-            next_at = self._scheduler.after_success(self._clock())
-        else:
-            try:
-                await self.check()
-                next_at = self._scheduler.after_success(self._clock())
-            except UpdateError as exc:
-                next_at = self._scheduler.after_failure(self._clock(), exc.retry_after)
-            except NodekeeperError:
-                next_at = self._scheduler.after_failure(self._clock())
-        self._remember_schedule()
-        return next_at
+    def _save_schedule(self, last_check: float | None, next_check: float | None) -> None:
+        self._states.update(last_check=last_check, next_check=next_check)
 
-    def _remember_schedule(self) -> None:
-        """Persist the schedule: after a reboot the node keeps its place in the fleet's spread."""
-        try:
-            self._states.update(last_check=self._last_check, next_check=self._scheduler.next_check)
-        except NodekeeperError as exc:  # a full or read-only disk must not stop updates
-            _log.warning("cannot save the update schedule: %s", exc)
-
-    async def check_now(self) -> dict[str, Any]:
-        """The `check` command: check at once, report the decision, install in the background."""
-        decision = await self.check(background=True)
-        self._scheduler.after_success(self._clock())
-        self._remember_schedule()
-        self._wake.set()
-        return decision.to_json()
+    async def _before_checks(self) -> None:
+        await self._resume_pending_probation()
 
     # -- one check ----------------------------------------------------------------
 
@@ -287,18 +241,12 @@ class Updater:
 
     # -- installing ---------------------------------------------------------------
 
-    def _release_for(self, channel: Channel, target: str) -> Release | None:
-        for release in (channel.suggested, channel.minimum):
-            if release is not None and Version.parse(release.version) == Version.parse(target):
-                return release
-        return None
-
     async def _apply(self, decision: Decision, channel: Channel) -> None:
         target = str(decision.target)
         async with self._busy:
             try:
                 if not self._store.has(target):
-                    release = self._release_for(channel, target)
+                    release = release_for(channel, target)
                     if release is None:
                         raise UpdateError(f"{target} is neither installed nor published")
                     await self._install(release)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -120,43 +121,76 @@ class LazySource:
         )
 
 
-def open_source(config: Config) -> ReleaseSource:
-    """The configured release source; raises UpdateError with one line if it cannot work."""
+@dataclass(frozen=True)
+class SourceSettings:
+    """Everything that builds one release source, from ``[updates]`` or ``[self_update]``."""
+
+    kind: str  # "tuf", "storj" or "github"
+    url: str
+    process: str  # TUF channel / storj process / github asset name
+    allow_http: bool
+    metadata_dir: Path  # the TUF client's trusted metadata
+    trusted_root: Path | None = None
+    repository: str = ""
+    public_key: str | None = None
+    suffixes: tuple[str, ...] = (".zip",)  # github: which assets are archives
+
+
+def node_source_settings(config: Config) -> SourceSettings:
     updates = config.updates
-    if updates.source == "tuf":
-        root = updates.trusted_root
+    return SourceSettings(
+        kind=updates.source,
+        url=updates.url,
+        process=updates.process,
+        allow_http=updates.allow_http,
+        metadata_dir=config.paths.data_dir / "tuf",
+        trusted_root=updates.trusted_root,
+        repository=updates.repository,
+        public_key=updates.public_key,
+    )
+
+
+def open_source(config: Config) -> ReleaseSource:
+    """The node's release source; raises UpdateError with one line if it cannot work."""
+    return open_settings(node_source_settings(config))
+
+
+def open_settings(settings: SourceSettings) -> ReleaseSource:
+    """The release source ``settings`` describe; UpdateError with one line if it cannot work."""
+    if settings.kind == "tuf":
+        root = settings.trusted_root
         if root is None or not root.is_file() or not os.access(root, os.R_OK):
             raise UpdateError(f"trusted_root {root} is not a readable file")
-    return LazySource(updates.source, lambda: _build(config))
+    return LazySource(settings.kind, lambda: _build(settings))
 
 
-def _build(config: Config) -> ReleaseSource:
-    updates = config.updates
-    if updates.source == "tuf":
+def _build(settings: SourceSettings) -> ReleaseSource:
+    if settings.kind == "tuf":
         from nodekeeper.core.update.sources.tuf import TufSource
 
-        assert updates.trusted_root is not None  # checked by open_source
+        assert settings.trusted_root is not None  # checked by open_settings
         return SignedSource(
             TufSource(
-                url=updates.url,
-                trusted_root=updates.trusted_root,
-                metadata_dir=config.paths.data_dir / "tuf",
-                process=updates.process,
-                allow_http=updates.allow_http,
+                url=settings.url,
+                trusted_root=settings.trusted_root,
+                metadata_dir=settings.metadata_dir,
+                process=settings.process,
+                allow_http=settings.allow_http,
             )
         )
-    if updates.source == "github":
+    if settings.kind == "github":
         from nodekeeper.core.update.sources.github import GithubSource
 
         github = GithubSource(
-            updates.url,
-            updates.repository,
-            updates.public_key,
-            updates.allow_http,
-            process=updates.process,
+            settings.url,
+            settings.repository,
+            settings.public_key,
+            settings.allow_http,
+            process=settings.process,
+            suffixes=settings.suffixes,
         )
         return WebSource("github", github)
     from nodekeeper.core.update.sources.storj import StorjSource
 
-    storj = StorjSource(updates.url, updates.process, updates.allow_http)
+    storj = StorjSource(settings.url, settings.process, settings.allow_http)
     return WebSource("storj", storj)

@@ -56,16 +56,21 @@ MAX_SIDE_FILE = 1024 * 1024
 
 def _tokens(name: str) -> list[str]:
     stem = name.lower()
-    stem = stem.removesuffix(".zip").removesuffix(".exe")
+    stem = stem.removesuffix(".zip").removesuffix(".tar.gz").removesuffix(".exe")
     for alias, go_name in _ALIASES.items():
         stem = re.sub(rf"(?<![a-z0-9]){alias}(?![a-z0-9])", go_name, stem)
     tokens = re.split(r"[_\-]", stem)
     return ["arm" if t in _ARM_ALIASES else t for t in tokens]
 
 
-def pick_asset(names: list[str], process: str, os_name: str, arch: str) -> str | None:
-    """The release asset for this platform, None if there is none; UpdateError if ambiguous."""
-    fitting = [n for n in names if n.lower().endswith(".zip")]
+def pick_asset(
+    names: list[str], process: str, os_name: str, arch: str, suffixes: tuple[str, ...] = (".zip",)
+) -> str | None:
+    """The release asset for this platform, None if there is none; UpdateError if ambiguous.
+
+    ``suffixes``: the archive kinds that count (core bundles are ``.tar.gz`` or ``.zip``).
+    """
+    fitting = [n for n in names if n.lower().endswith(suffixes)]
     fitting = [n for n in fitting if os_name in _tokens(n) and arch in _tokens(n)]
     if not fitting:
         return None
@@ -148,8 +153,10 @@ class GithubSource(DownloadsArtifacts):
         os_name: str | None = None,
         arch: str | None = None,
         transport: BaseTransport | None = None,
+        suffixes: tuple[str, ...] = (".zip",),
     ) -> None:
         self.url = check_url(url, allow_http, "updates.url").rstrip("/")
+        self.suffixes = suffixes
         if not _REPOSITORY.fullmatch(repository):
             raise UpdateError(f"updates.repository must be owner/name, got {repository!r}")
         self.repository = repository
@@ -229,7 +236,11 @@ class GithubSource(DownloadsArtifacts):
     def _asset_name(self, release: Mapping[str, Any]) -> str | None:
         names = [a.get("name") for a in release["assets"]]
         return pick_asset(
-            [n for n in names if isinstance(n, str)], self.process, self._os, self._arch
+            [n for n in names if isinstance(n, str)],
+            self.process,
+            self._os,
+            self._arch,
+            self.suffixes,
         )
 
     def _artifact_of(self, version: Version, release: Mapping[str, Any]) -> Artifact:
