@@ -30,6 +30,8 @@ EVENT_KINDS = frozenset(
         "updates-toggled",
         "disk-low",
         "logs-dropped",
+        "core-updated",
+        "core-rolled-back",
     }
 )
 

@@ -60,6 +60,8 @@ KIND_SEVERITY = {
     "updates-toggled": 0,
     "disk-low": 1,
     "logs-dropped": 1,
+    "core-updated": 0,
+    "core-rolled-back": 1,
 }
 
 
@@ -122,6 +124,17 @@ def describe(event: Event, instance: str) -> Notification | None:
             "Log lines dropped",
             f"{d.get('lines')} node log lines were dropped: {d.get('reason')}.",
         )
+    elif kind == "core-updated":
+        said = (
+            "nodekeeper updated",
+            f"nodekeeper updated itself to {d.get('to')} (was {d.get('from') or 'the packaged core'}); "
+            "the node kept running.",
+        )
+    elif kind == "core-rolled-back":
+        said = (
+            "nodekeeper update rolled back",
+            f"nodekeeper {d.get('version')} was rolled back and quarantined: {d.get('reason')}.",
+        )
     if said is None:
         return None
     title, sentence = said
@@ -134,7 +147,11 @@ def summary(event: Event, instance: str) -> Notification:
     if note is not None:
         return note
     d = event.data
-    if event.kind == "node-started":
+    if event.kind == "node-started" and d.get("adopted"):
+        sentence = (
+            f"The core took over the running node (pid {d.get('pid')}, version {d.get('version')})."
+        )
+    elif event.kind == "node-started":
         sentence = f"The node started (pid {d.get('pid')}, version {d.get('version')})."
     elif event.kind == "update-started":
         sentence = f"The update from version {d.get('from')} to {d.get('to')} started."

@@ -38,17 +38,11 @@ from nodekeeper.core.update.install import describe
 from nodekeeper.core.update.sources.factory import ReleaseSource
 from nodekeeper.core.update.status import iso
 from nodekeeper.core.update.version import Version
+from nodekeeper.core.version import running_version
 
 _log = logging.getLogger(__name__)
 
 Switch = Callable[[str], Awaitable[None]]
-
-
-def running_version() -> str:
-    """The version of the core that runs now: the one place that asks."""
-    from nodekeeper.core import __version__
-
-    return __version__
 
 
 class SelfUpdater(ScheduledChecks):

@@ -5,8 +5,8 @@ it does anything else, that core reads state.json's ``self_update`` and
 either goes on itself or exec's the installed version that is ``current``
 (same pid, so the service manager sees one process). The same step settles a
 switch that did not finish: a new core that was handed the node but is not
-committed when a core starts again died, hung or was killed on probation.
-Its version is quarantined and the committed core (``current``, which a
+committed when a core starts again died, hung or was killed on probation,
+or could not even start after the exec. Its version is quarantined and the committed core (``current``, which a
 switch only changes when it commits) runs and takes the node over. A switch
 that was interrupted before the new core ran (``handing-over``) is retried
 once more before its version is quarantined.
@@ -39,11 +39,14 @@ def choose(
     handed_over: bool,
     launched: bool,
     now_iso: str,
+    exec_attempted: bool = False,
 ) -> LaunchChoice:
     """What this core does first.
 
     ``handed_over``: this process was exec'd by a core that handed it the node;
-    ``launched``: it was exec'd by this step already (it never exec's twice).
+    ``launched``: it was exec'd by this step already (it never exec's twice);
+    ``exec_attempted``: the hand-over record for ``trying`` exists, so the old
+    core got as far as the exec (it is written just before).
     """
     trying = state.trying
     message = None
@@ -52,7 +55,7 @@ def choose(
         if handed_over and trying.version == running:
             on_probation = dataclasses.replace(trying, phase="on-probation")
             return LaunchChoice(dataclasses.replace(state, trying=on_probation), None)
-        state, message, rolled_back = _failed_switch(state, now_iso)
+        state, message, rolled_back = _failed_switch(state, now_iso, exec_attempted)
     current = state.current
     if current is None or current == running or launched:
         return LaunchChoice(state, None, message, rolled_back)
@@ -62,7 +65,9 @@ def choose(
     return LaunchChoice(state, current, message, rolled_back)
 
 
-def _failed_switch(state: SelfUpdateState, now_iso: str) -> tuple[SelfUpdateState, str, str | None]:
+def _failed_switch(
+    state: SelfUpdateState, now_iso: str, exec_attempted: bool
+) -> tuple[SelfUpdateState, str, str | None]:
     """The switch in ``state.trying`` did not commit: forget it, quarantine it when it ran."""
     trying = state.trying
     assert trying is not None
@@ -70,7 +75,7 @@ def _failed_switch(state: SelfUpdateState, now_iso: str) -> tuple[SelfUpdateStat
     attempts = 1
     if failure.get("version") == trying.version and isinstance(failure.get("attempts"), int):
         attempts = int(failure["attempts"]) + 1
-    ran = trying.phase == "on-probation"
+    ran = trying.phase == "on-probation" or exec_attempted
     if ran:
         reason = "the new core stopped before it was committed"
     else:

@@ -64,6 +64,9 @@ def settle_start(
         handed_over=handed_over,
         launched=LAUNCHED_ENV in private,
         now_iso=utc_now_iso(),
+        exec_attempted=record is not None
+        and saved.self_update.trying is not None
+        and record.to_version == saved.self_update.trying.version,
     )
     if choice.state != saved.self_update:
         states.update(self_update=choice.state)

@@ -238,7 +238,7 @@ def test_a_node_left_by_a_dead_core_is_taken_over_with_its_pipes(core: CoreHarne
     status = core.wait_state("running")
     assert status["pid"] == old
     assert status["restarts"] == 0
-    assert "took over the running node: pid %d" % old in core.stderr_text()
+    assert f"took over the running node: pid {old}" in core.stderr_text()
     # Its output reaches the log again: the demo node logs a line a second.
     log = core.root / "logs" / f"{core.instance}.log"
     size = log.stat().st_size

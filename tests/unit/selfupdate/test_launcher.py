@@ -104,3 +104,18 @@ def test_a_failure_of_another_version_does_not_count_towards_this_one() -> None:
         last_failure={"version": "0.3.0", "reason": "x", "time": NOW, "attempts": 5},
     )
     assert decide(state).state.quarantined == ()
+
+
+def test_a_new_core_that_could_not_even_start_after_the_exec_is_quarantined_at_once() -> None:
+    state = SelfUpdateState(trying=trying("0.3.0", "handing-over"))
+    choice = choose(
+        state,
+        running="0.2.0",
+        installed=frozenset({"0.3.0"}),
+        handed_over=False,
+        launched=False,
+        now_iso=NOW,
+        exec_attempted=True,
+    )
+    assert choice.state.quarantined == ("0.3.0",)
+    assert choice.rolled_back == "0.3.0"
