@@ -49,6 +49,9 @@ class SpawnRequest:
     group: str | None = None
     # Our fds the node keeps at the same numbers: its own pipes' read ends (core/platform/pipes.py).
     keep_fds: tuple[int, ...] = ()
+    # POSIX: the read end of a pipe the node waits on before it execs: it runs only once the
+    # core wrote a line there (after recording its pid), and never if the core dies first.
+    barrier: int | None = None
 
 
 class DataDirLock(abc.ABC):

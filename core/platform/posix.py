@@ -5,8 +5,9 @@ core that dies: the next core finds it through the pid file and takes it
 over with its pipes (Linux, core/platform/pipes.py), or stops it with
 everything of its process group before starting a new one
 (core/supervise/stopping.py). Never two nodes: only one core at a time
-holds the data dir lock, and each one settles what the previous one left
-before it starts anything. Under systemd the unit's KillMode stops the
+holds the data dir lock, each one settles what the previous one left
+before it starts anything, and a node only runs once its pid is on record
+(the start barrier, core/supervise/spawn.py). Under systemd the unit's KillMode stops the
 whole group with the service.
 """
 
@@ -15,9 +16,11 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import psutil
@@ -56,6 +59,23 @@ def _account_ids(
     account = pwd.getpwnam(user)
     gid = account.pw_gid if gid is None else gid
     return account.pw_uid, gid, os.getgrouplist(user, gid)
+
+
+# The node's first moments with a start barrier: wait for the core's go (its stdin),
+# give up if the core died before it (EOF), then become the node with stdin /dev/null.
+WAIT_FOR_GO = ("/bin/sh", "-c", 'read -r go || exit 71; exec "$@" </dev/null')
+
+
+def _check_runnable(program: str, env: Mapping[str, str], cwd: Path | None) -> None:
+    """Raise what exec would (ENOENT, EACCES) before the shell stands in for the program."""
+    if os.sep in program:
+        path = Path(program) if cwd is None or os.path.isabs(program) else cwd / program
+        if not path.exists():
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+        if path.is_dir() or not os.access(path, os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), program)
+    elif shutil.which(program, path=env.get("PATH", os.defpath)) is None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
 
 
 def _inherited_lock(lock_path: Path, inherited: str | None) -> int | None:
@@ -144,14 +164,20 @@ class PosixPlatform(Platform):
                 cgroup.join_in_child(plan)
 
         user, group, extra_groups = _account_ids(request.user, request.group)
+        argv = list(request.argv)
+        stdin: int = subprocess.DEVNULL
+        if request.barrier is not None:
+            _check_runnable(argv[0], request.env, request.cwd)
+            argv = [*WAIT_FOR_GO, argv[0], *argv]
+            stdin = request.barrier
         return subprocess.Popen(
-            list(request.argv),
+            argv,
             user=user,
             group=group,
             extra_groups=extra_groups,
             env=dict(request.env),
             cwd=request.cwd,
-            stdin=subprocess.DEVNULL,
+            stdin=stdin,
             stdout=request.stdout,
             stderr=request.stderr,
             start_new_session=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +87,8 @@ class NodeRun:
     pipes: tuple[PipeRecord, ...] = ()
     # Taken over from a previous core rather than started by this one.
     adopted: bool = False
+    # Lets a node started behind a start barrier run, once its pid is on record.
+    go: Callable[[], None] = lambda: None
 
     @property
     def pid(self) -> int:

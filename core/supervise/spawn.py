@@ -54,7 +54,7 @@ def start_run(
     except Exception as exc:  # a missing binary must not kill the core
         raise StartFailed(f"cannot resolve the node command: {exc}") from exc
     try:
-        popen, pipes = spawn_node(platform, plan, node, limits, instance=instance, stdio=stdio)
+        popen, pipes, go = spawn_node(platform, plan, node, limits, instance=instance, stdio=stdio)
     except OSError as exc:  # EMFILE, ENOMEM, EACCES, ENOENT, ... from a pipe, fork or exec
         raise StartFailed(f"cannot start {plan.argv[0]}: {exc.strerror or exc}") from exc
     except (
@@ -71,7 +71,7 @@ def start_run(
         ident = None
     ident = ident or ProcessIdentity(popen.pid, time.time(), popen.pid)
     exited = asyncio.ensure_future(platform.wait_exit(popen))
-    return NodeRun(ident, plan.version, now, exited, pipes=pipes)
+    return NodeRun(ident, plan.version, now, exited, pipes=pipes, go=go)
 
 
 def spawn_node(
@@ -82,8 +82,9 @@ def spawn_node(
     *,
     instance: str,
     stdio: StdioSource | None,
-) -> tuple[subprocess.Popen[bytes], tuple[PipeRecord, ...]]:
-    """The started node, and where a later core finds its pipes (none without ``stdio``)."""
+) -> tuple[subprocess.Popen[bytes], tuple[PipeRecord, ...], Callable[[], None]]:
+    """The started node, where a later core finds its pipes (none without ``stdio``), and
+    the call that lets it run (it waits until its pid is recorded: :class:`StartBarrier`)."""
     request = SpawnRequest(
         argv=plan.argv,
         env={**os.environ, **node.env},
@@ -107,10 +108,64 @@ def spawn_node(
             stderr=stderr_w,
             keep_fds=tuple(record.fd for record in records),
         )
+    barrier = StartBarrier.open() if records else None
+    if barrier is not None:
+        request = dataclasses.replace(request, barrier=barrier.read_fd)
     try:
-        return platform.spawn(request), records
+        popen = platform.spawn(request)
+    except BaseException:
+        if barrier is not None:
+            barrier.close()
+        raise
     finally:
         # The node has its own copies; ours would keep the pipes open after it exits.
         for fd in (stdout_w, stderr_w):
             if fd is not None:
                 os.close(fd)
+    if barrier is None:
+        return popen, records, lambda: None
+    barrier.close_read_end()
+    return popen, records, barrier.go
+
+
+class StartBarrier:
+    """What keeps a node that outlives its core from running before its pid is on record.
+
+    The node no longer dies with the core (a later core takes it over), so a
+    core killed between starting the node and writing the pid file would
+    leave a node nobody knows of. The node therefore waits for one line on
+    this pipe before it becomes the node; if the core dies first, the pipe
+    closes and the node gives up (core/platform/posix.py, ``WAIT_FOR_GO``).
+    """
+
+    def __init__(self, read_fd: int, write_fd: int) -> None:
+        self.read_fd: int | None = read_fd
+        self._write_fd: int | None = write_fd
+
+    @classmethod
+    def open(cls) -> StartBarrier:
+        read_fd, write_fd = os.pipe()
+        return cls(read_fd, write_fd)
+
+    def close_read_end(self) -> None:
+        if self.read_fd is not None:
+            os.close(self.read_fd)
+            self.read_fd = None
+
+    def go(self) -> None:
+        """Let the node run (once)."""
+        if self._write_fd is None:
+            return
+        try:
+            os.write(self._write_fd, b"go\n")
+        except OSError:  # it is gone already: its exit is seen as usual
+            pass
+        finally:
+            os.close(self._write_fd)
+            self._write_fd = None
+
+    def close(self) -> None:
+        self.close_read_end()
+        if self._write_fd is not None:
+            os.close(self._write_fd)
+            self._write_fd = None

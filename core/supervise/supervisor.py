@@ -287,6 +287,7 @@ class Supervisor(SupervisorRequests):
         except OSError as exc:
             # The node runs: keep it. Only a later core's clean-up misses the record.
             _log.error("cannot write %s: %s", self._pidfile.path, exc.strerror or exc)
+        run.go()
         self._run = run
         self._record.started(run)
         data: dict[str, Any] = {"pid": run.pid, "version": run.version}
