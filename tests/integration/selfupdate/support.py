@@ -103,3 +103,39 @@ class ServiceManager(threading.Thread):
     def stop(self) -> None:
         self.done.set()
         self.join()
+
+
+def publish_core_in_process(repo: CoreReleases, version: str) -> None:
+    """``release add`` and ``release channel --suggested`` in one signed step, in this process
+    (the same repository code as the CLI, without two process starts per release)."""
+    from datetime import UTC, datetime
+
+    from nodekeeper.core.release.channels import (
+        CORE_PROCESS,
+        ChannelChange,
+        artifact_path,
+        channel_path,
+        encode_channel,
+        next_channel,
+        parse_version,
+        published_versions,
+    )
+    from nodekeeper.core.release.keystore import open_keystore
+    from nodekeeper.core.release.repository import Repository
+
+    archive = repo.build_core(version)
+    os_name, arch = this_platform().split("-", 1)
+    store = Repository.load(repo.dir, open_keystore(repo.keys, repo.dir))
+    artifact = artifact_path(CORE_PROCESS, parse_version(version), os_name, arch)
+    store.add_targets({artifact: archive}, datetime.now(UTC))
+    path = channel_path(CORE_PROCESS)
+    raw = store.read_target(path)
+    current = json.loads(raw) if raw else None
+    change = ChannelChange(suggested=version, rollout_percent=100)
+    channel = next_channel(
+        current,
+        CORE_PROCESS,
+        change,
+        published_versions(store.targets.signed.targets, CORE_PROCESS),
+    )
+    store.add_targets({path: encode_channel(channel)}, datetime.now(UTC))
