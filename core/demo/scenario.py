@@ -4,7 +4,9 @@ It creates a signed release repository, serves it on 127.0.0.1, starts a
 real core supervising the demo node, and walks through what nodekeeper
 does for an operator, printing each step: the node comes up, crashes and is
 restarted, hangs and is restarted, is updated to a new signed release, is
-rolled back from a release that crashes, and is stopped gracefully with
+rolled back from a release that crashes; then the core updates itself
+from the same signed repository while the node keeps running (same pid),
+a broken core build is rolled back, and the node is stopped gracefully with
 the core. Everything runs in a scratch folder.
 """
 
@@ -84,6 +86,7 @@ def demo_config(
             "startup_delay": "1h",
             "probation": "4s",
         },
+        "self_update": {"probation": "20s"},
         "logs": {"dir": logs_dir, "max_file_size": "1MiB"},
         "paths": {"data_dir": data_dir, "socket": socket},
     }
@@ -115,6 +118,8 @@ class Demo:
         self.keys = root / "release-keys.json"
         self.repo_url = ""
         self.server: subprocess.Popen[bytes] | None = None
+        # While set, a core that exits is started again, as systemd's Restart=always would.
+        self.restart_core = False
 
     def say(self, message: str) -> None:
         self.out(f"[{time.monotonic() - self.started:6.1f}s] {message}")
@@ -247,7 +252,15 @@ class Demo:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.core is not None and self.core.poll() is not None:
-                raise OperationFailed(f"the core exited unexpectedly; see {self.root / 'core.out'}")
+                if not self.restart_core:
+                    raise OperationFailed(
+                        f"the core exited unexpectedly; see {self.root / 'core.out'}"
+                    )
+                self.say(
+                    f"the core exited (code {self.core.returncode}); starting it again, "
+                    "as the service manager would"
+                )
+                self.start_core()
             node = self.status()
             if node and predicate(node):
                 return node
@@ -293,6 +306,7 @@ class Demo:
         self.wait("health", lambda n: n.get("state") == "running", 15)
 
         self.update_story()
+        self.self_update_story()
 
         log_file = self.root / "logs" / "demo.log"
         if log_file.exists():
@@ -301,11 +315,11 @@ class Demo:
             for line in tail:
                 self.out("          " + line[:120])
 
-    def check(self) -> dict[str, Any]:
+    def check(self, *, core: bool = False) -> dict[str, Any]:
         from nodekeeper.core.ipc.client import Client
 
         with Client(self.socket) as client:
-            decision: dict[str, Any] = client.call("check_now")
+            decision: dict[str, Any] = client.call("check_now", {"core": True} if core else {})
         return decision
 
     def update_story(self) -> None:
@@ -340,6 +354,99 @@ class Demo:
         )
         decision = self.check()
         self.say(f"check again: {decision['action']} ({decision['reason']})")
+
+    def self_update_story(self) -> None:
+        from nodekeeper.core.update.version import Version
+        from nodekeeper.core.version import running_version
+
+        node = self.wait("health", lambda n: n.get("state") == "running", 15)
+        pid = node["pid"]
+        running = Version.parse(running_version())
+        new = f"{running.major}.{running.minor}.{running.patch + 1}"
+        broken = f"{running.major}.{running.minor}.{running.patch + 2}"
+        archive, kind = self.build_core(new)
+        self.publish_core(new, archive)
+        self.say(f"published core {new} ({kind}) on the signed 'nodekeeper' channel")
+        started = time.monotonic()
+        decision = self.check(core=True)
+        self.say(f"check --self: {decision['action']} -> {decision['target']}")
+        self.restart_core = True
+        self.wait_core(new, 60)
+        node = self.wait("the node", lambda n: n.get("state") == "running", 15)
+        self.say(
+            f"the core replaced itself with {new} in {time.monotonic() - started:.1f}s; "
+            f"node pid {node['pid']} {'unchanged' if node['pid'] == pid else 'CHANGED'}"
+        )
+        from nodekeeper.core.selfupdate.devbuild import pack_bundle, write_dev_bundle
+
+        bad = pack_bundle(write_dev_bundle(self.root / "core-builds", broken, broken=True))
+        self.publish_core(broken, bad)
+        self.say(f"published core {broken}, a build that dies as soon as it runs")
+        decision = self.check(core=True)
+        self.say(f"check --self: {decision['action']} -> {decision['target']}")
+        self.wait(
+            "the core rollback",
+            lambda n: broken in self.self_updates().get("quarantined", []),
+            90,
+        )
+        self.wait_core(new, 60)
+        node = self.wait("the node", lambda n: n.get("state") == "running", 15)
+        failure = self.self_updates().get("last_failure") or {}
+        self.say(
+            f"core {broken} rolled back to {new} and quarantined ({failure.get('reason')}); "
+            f"node pid {node['pid']} {'unchanged' if node['pid'] == pid else 'CHANGED'}"
+        )
+        self.restart_core = False
+
+    def build_core(self, version: str) -> tuple[Path, str]:
+        """A new core to publish: this very bundle restamped, or a development build."""
+        from nodekeeper.core.selfupdate.devbuild import copy_bundle, pack_bundle, write_dev_bundle
+        from nodekeeper.core.version import bundle_dir
+
+        builds = self.root / "core-builds"
+        folder = bundle_dir()
+        if folder is not None and (folder / "nodekeeper-bundle.json").is_file():
+            return pack_bundle(copy_bundle(folder, builds, version)), "this bundle, restamped"
+        return pack_bundle(write_dev_bundle(builds, version)), "a development build of this install"
+
+    def publish_core(self, version: str, archive: Path) -> None:
+        from nodekeeper.core.selfupdate.manifest import this_platform
+
+        self.publisher(
+            "add",
+            str(self.repo),
+            "--process",
+            "nodekeeper",
+            "--version",
+            version,
+            "--platform",
+            this_platform(),
+            "--file",
+            str(archive),
+        )
+        self.publisher(
+            "channel", str(self.repo), "--process", "nodekeeper", "--suggested", version,
+            "--rollout", "100",
+        )  # fmt: skip
+
+    def wait_core(self, version: str, timeout: float) -> None:
+        def committed(_node: dict[str, Any]) -> bool:
+            try:
+                status = json.loads((self.data_dir / "status.json").read_text())
+            except (OSError, ValueError):
+                return False
+            saved = self.self_updates()
+            return status.get("core_version") == version and saved.get("trying") is None
+
+        self.wait(f"core {version}", committed, timeout)
+
+    def self_updates(self) -> dict[str, Any]:
+        try:
+            status = json.loads((self.data_dir / "status.json").read_text())
+            saved: dict[str, Any] = status["self_update"]
+            return saved
+        except (OSError, ValueError, KeyError):
+            return {}
 
     def updates(self) -> dict[str, Any]:
         try:

@@ -17,7 +17,12 @@ import sys
 import tarfile
 from pathlib import Path
 
-from nodekeeper.core.selfupdate.manifest import MANIFEST_NAME, BundleManifest, this_platform
+from nodekeeper.core.selfupdate.manifest import (
+    MANIFEST_NAME,
+    BundleManifest,
+    read_manifest,
+    this_platform,
+)
 from nodekeeper.core.version import BUNDLE_DIR_ENV
 
 _SCRIPT = """#!/bin/sh
@@ -29,7 +34,7 @@ export {env}
 _RUNS = 'exec {python} -m nodekeeper.core "$@"'
 # Passes the start test (--version) but dies as soon as it is asked to run.
 _DIES = """case "$1" in
-  --version) exec {python} -m nodekeeper.core --version ;;
+  --version) echo "nodekeeper {version}"; exit 0 ;;
 esac
 echo "nodekeeper core {version}: this build is broken and exits at once" >&2
 exit 70"""
@@ -50,6 +55,18 @@ def write_dev_bundle(parent: Path, version: str, *, broken: bool = False) -> Pat
     entry.chmod(0o755)
     manifest = BundleManifest("nodekeeper", version, platform, "nodekeeper")
     (folder / MANIFEST_NAME).write_bytes(manifest.to_json())
+    return folder
+
+
+def copy_bundle(source: Path, parent: Path, version: str) -> Path:
+    """A copy of the bundle in ``source`` stamped as ``version`` (the same build, republished)."""
+    import shutil
+
+    manifest = read_manifest(source)
+    folder = parent / f"nodekeeper-{version}-{manifest.platform}"
+    shutil.copytree(source, folder, symlinks=True)
+    stamped = BundleManifest(manifest.name, version, manifest.platform, manifest.entry)
+    (folder / MANIFEST_NAME).write_bytes(stamped.to_json())
     return folder
 
 
