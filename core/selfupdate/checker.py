@@ -250,6 +250,10 @@ class SelfUpdater(ScheduledChecks):
         finally:
             archive.unlink(missing_ok=True)
         _log.info("self-update: core %s verified and installed in %s", version, self._store.root)
+        # Older downloads of cores never run: current, previous and trying always stay.
+        removed = await loop.run_in_executor(None, self._store.prune, {version})
+        if removed:
+            _log.info("self-update: removed unused core versions %s", ", ".join(removed))
 
     def _fail(self, message: str, during: str, version: str | None = None) -> None:
         self._last_error = message
