@@ -50,7 +50,9 @@ def repo(tmp_path: Path) -> ReleaseRepo:
     repo.publish("1.0.0")
     repo.channel("--minimum", "1.0.0", "--suggested", "1.0.0", "--rollout", "100")
     publish_core(repo, NEW_CORE, core_bundle(tmp_path / "dist", NEW_CORE, platform=platform_id()))
-    repo.channel("--process", "nodekeeper", "--suggested", NEW_CORE, "--rollout", "100")
+    repo.channel(
+        "--process", "nodekeeper", "--minimum", NEW_CORE, "--suggested", NEW_CORE, "--rollout", "0"
+    )  # below minimum, every core updates, whatever the rollout
     return repo
 
 
