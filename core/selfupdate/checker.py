@@ -176,14 +176,8 @@ class SelfUpdater(ScheduledChecks):
             )
         if self._busy.locked():
             raise UpdateError(f"a self-update is in progress ({self._state}); try again later")
-        loop = asyncio.get_running_loop()
         self._set_state("checking")
-        try:
-            channel = await loop.run_in_executor(None, source.fetch_channel)
-        except NodekeeperError as exc:
-            self._fail(str(exc), during="check")
-            raise
-        self._last_check = self._clock()
+        channel = await self._fetch_channel(source)
         self._last_error = None
         self._channel = channel
         saved = self._saved()
@@ -237,12 +231,12 @@ class SelfUpdater(ScheduledChecks):
         source = self._source
         assert source is not None  # check() returns before _apply without one
         self._set_state("downloading")
-        min_free_space = self._config.updates.min_free_space
-        archive = await loop.run_in_executor(
-            None,
-            lambda: source.fetch_release(
-                release, self._downloads, min_free_space=min_free_space, progress=None
-            ),
+        archive = await self._download(
+            source,
+            release,
+            self._downloads,
+            min_free_space=self._config.updates.min_free_space,
+            progress=None,
         )
         self._set_state("installing")
         try:
