@@ -21,7 +21,7 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from nodekeeper.core.config import Config
@@ -49,6 +49,17 @@ def running_version() -> str:
     from nodekeeper.core import __version__
 
     return __version__
+
+
+def _versions(texts: Iterable[str]) -> list[Version]:
+    """The versions among ``texts``; a name that is not one (a stray folder) counts for nothing."""
+    found = []
+    for text in texts:
+        try:
+            found.append(Version.parse(text))
+        except ValueError:
+            _log.warning("self-update: ignoring %r, which is not a version", text)
+    return found
 
 
 class SelfUpdater(ScheduledChecks):
@@ -191,8 +202,8 @@ class SelfUpdater(ScheduledChecks):
             current=current,
             channel=channel,
             node_id=self._node_id,
-            quarantined=[Version.parse(v) for v in saved.quarantined],
-            installed=[Version.parse(v) for v in self._store.installed()],
+            quarantined=_versions(saved.quarantined),
+            installed=_versions(self._store.installed()),
             enabled=self.enabled(),
         )
         self._decision = decision
@@ -210,18 +221,20 @@ class SelfUpdater(ScheduledChecks):
 
     async def _apply(self, version: str, channel: Channel) -> None:
         async with self._busy:
+            step = "install"
             try:
                 if not self._store.has(version):
                     await self._install(version, channel)
+                step = "switch"
                 self._set_state("switching")
                 _log.info("self-update: switching to core %s", version)
                 await self._switch(version)
                 # A switch that works never comes back: the new core runs in this process.
                 raise UpdateError(f"the switch to core {version} did not take place")
             except (NodekeeperError, OSError) as exc:
-                self._fail(describe(exc), during="install", version=version)
+                self._fail(describe(exc), during=step, version=version)
             except Exception as exc:  # the switch is another part's code: never let it kill us
-                self._fail(f"{type(exc).__name__}: {exc}", during="switch", version=version)
+                self._fail(f"{type(exc).__name__}: {exc}", during=step, version=version)
 
     async def _install(self, version: str, channel: Channel) -> None:
         loop = asyncio.get_running_loop()
