@@ -113,7 +113,8 @@ def describe(event: Event, instance: str) -> Notification | None:
         )
     elif kind == "updates-toggled":
         state = "on" if d.get("enabled") else "off"
-        said = ("Updates switched " + state, f"Automatic updates were switched {state}.")
+        of = " of nodekeeper itself" if d.get("part") == "core" else ""
+        said = ("Updates switched " + state, f"Automatic updates{of} were switched {state}.")
     elif kind == "disk-low":
         said = (
             "Disk space low",

@@ -1,9 +1,10 @@
 """state.json: what the core must remember across restarts (docs/contract.md, Install store).
 
 The file holds the current and previous version, a pending switch, the
-quarantine, the node ID, the operator's updates on/off choice and the
-operator's maintenance stop, and the core's own update state (``self_update``). It is the
-pointer that decides which binary runs, so it is only ever replaced
+quarantine, the node ID, the operator's updates on/off choice, the
+operator's maintenance stop and the core's own update state
+(``self_update``). It is the pointer that decides which binary runs, so
+it is only ever replaced
 atomically: write a temporary file in the same folder, fsync it, rename it
 over the old one, fsync the folder. A power cut at any instant leaves the
 old or the new file, never a mix. Before each replace, the current good

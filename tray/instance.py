@@ -102,6 +102,12 @@ class InstanceModel:
         if model.status is None:
             return model
         if kind == "updates-toggled" and isinstance(data.get("enabled"), bool):
+            if data.get("part") == "core":
+                core = model.status.core_updates
+                if core is None:
+                    return model
+                toggled = replace(core, enabled=data["enabled"])
+                return replace(model, status=replace(model.status, core_updates=toggled))
             return replace(model, status=replace(model.status, updates_enabled=data["enabled"]))
         return model
 

@@ -28,7 +28,7 @@ class TrayMenu(QObject):
         super().__init__()
         self.menu = QMenu()
         self._icon_for = icon_for
-        self._layout: tuple[str, ...] | None = None
+        self._layout: tuple[tuple[str, ...], ...] | None = None
         self._actions: dict[tuple[str, str], QAction] = {}
         self._submenus: dict[str, QMenu] = {}
         # Parented to this object, not the menu: QMenu.clear() deletes the actions it owns.
@@ -48,7 +48,8 @@ class TrayMenu(QObject):
         return self._submenus.get(instance_key)
 
     def set_instances(self, models: Sequence[InstanceModel]) -> None:
-        layout = tuple(m.key for m in models)
+        # The items of an instance change too: a core with self-update adds two.
+        layout = tuple((m.key, *(i.key for i in instance_items(m))) for m in models)
         if layout != self._layout:
             self._rebuild(models)
             self._layout = layout

@@ -69,6 +69,18 @@ class NodeStatus:
     last_exit: str | None = None
     progress: str | None = None
     last_failure: str | None = None
+    # Extension: the core's own updates (None: a core without self-update).
+    core_updates: CoreUpdates | None = None
+
+
+@dataclass(frozen=True)
+class CoreUpdates:
+    """The status object's ``self_update`` part, what the tray shows of it."""
+
+    enabled: bool
+    state: str
+    latest: str | None = None
+    last_error: str | None = None
 
 
 def _field(obj: Mapping[str, Any], key: str, types: type | tuple[type, ...], where: str) -> Any:
@@ -124,6 +136,21 @@ def parse_status(obj: object) -> NodeStatus:
         last_exit=_sentence(last_exit_sentence, node.get("last_exit")),
         progress=progress_sentence(updates),
         last_failure=_failure(updates.get("last_failure")),
+        core_updates=_core_updates(obj.get("self_update")),
+    )
+
+
+def _core_updates(value: Any) -> CoreUpdates | None:
+    """The ``self_update`` part; states are shown as sent (the hand-over may add its own)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise BadStatus("status: self_update is not an object")
+    return CoreUpdates(
+        enabled=_field(value, "enabled", bool, "self_update."),
+        state=_field(value, "state", str, "self_update."),
+        latest=_optional(value, "latest", str, "self_update."),
+        last_error=_optional(value, "last_error", str, "self_update."),
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from nodekeeper.core.supervise.lifecycle import STATES, NodeState, Severity
 from nodekeeper.core.supervise.words import duration
 from nodekeeper.tray.instance import Connection, InstanceModel, first_text
-from nodekeeper.tray.status import NodeStatus
+from nodekeeper.tray.status import CoreUpdates, NodeStatus
 from nodekeeper.tray.throttle import UNREACHABLE, Notification
 
 
@@ -33,6 +33,23 @@ def status_line(model: InstanceModel) -> str:
         return f"{line}, updating{to}: {model.progress.percent} %"
     if s.node_state is NodeState.RUNNING and s.uptime_s is not None:
         line += f", up {duration(s.uptime_s)}"
+    return line
+
+
+def core_line(model: InstanceModel) -> str | None:
+    """The core's version and its own update state, e.g. "Core v0.2.0 — updates on, idle"."""
+    s = model.status
+    if s is None or not s.core_version:
+        return None
+    line = f"Core v{s.core_version.removeprefix('v')}"
+    core = s.core_updates
+    if core is None:
+        return line
+    line += " — updates " + ("on" if core.enabled else "off")
+    if core.state not in ("idle", "disabled"):
+        line += f", {core.state}"
+    if core.latest and core.latest.removeprefix("v") != s.core_version.removeprefix("v"):
+        line += f", v{core.latest.removeprefix('v')} available"
     return line
 
 
@@ -71,6 +88,9 @@ def tooltip(models: Sequence[InstanceModel]) -> str:
         line = status_line(m)
         if m.status is not None and m.connection is Connection.CONNECTED:
             line += ", updates " + ("on" if m.status.updates_enabled else "off")
+            core = core_line(m) if m.status.core_updates is not None else None
+            if core:
+                line += f"; {core}"
         reason = attention_reason(m)
         if reason:
             line += f" ({reason})"
@@ -124,14 +144,24 @@ def instance_items(model: InstanceModel) -> list[MenuItem]:
     updates_text = (
         "Automatic updates" if control or not connected else "Automatic updates (read-only)"
     )
-    return [
+    core = model.status.core_updates if model.status is not None else None
+    items = [
         MenuItem(
             "status",
             status_line(model),
             enabled=False,
             tooltip=attention_reason(model) or _last_problem(model),
-        ),
-        MenuItem("updates", updates_text, control, True, enabled, hint),
+        )
+    ]
+    line = core_line(model) if connected and core is not None else None
+    if line:
+        items.append(MenuItem("core", line, enabled=False, tooltip=_core_problem(core)))
+    items.append(MenuItem("updates", updates_text, control, True, enabled, hint))
+    if core is not None:
+        core_text = "Automatic core updates" + ("" if control else " (read-only)")
+        items.append(MenuItem("self-updates", core_text, control, True, core.enabled, hint))
+    return [
+        *items,
         MenuItem("check", "Check for updates now", control, tooltip=hint),
         MenuItem("restart", "Restart node", control, tooltip=hint),
         MenuItem(
@@ -139,6 +169,12 @@ def instance_items(model: InstanceModel) -> list[MenuItem]:
         ),
         MenuItem("logs", "Open logs folder", bool(logs_dir), tooltip=logs_dir or ""),
     ]
+
+
+def _core_problem(core: CoreUpdates | None) -> str:
+    if core is None or not core.last_error:
+        return ""
+    return f"Last core update problem: {core.last_error}"
 
 
 def notification_for_event(

@@ -146,7 +146,22 @@ def _print_updates(args: argparse.Namespace, result: Any, _path: str) -> None:
     enabled = switch == SWITCH[0]
     if not isinstance(result, dict) or result.get("enabled") is not enabled:
         raise OperationFailed(f"updates {switch}: the core did not confirm the change")
-    print(f"automatic updates are {switch}" + ("" if enabled else " (checks still run and notify)"))
+    both = getattr(args, "core", False) and getattr(args, "node", False)
+    if both:
+        confirmed = result.get("self_update")
+        if not isinstance(confirmed, dict) or confirmed.get("enabled") is not enabled:
+            raise OperationFailed(f"updates {switch}: the core did not confirm the change")
+    what = (
+        "of the node and of the core itself"
+        if both
+        else "of the core itself"
+        if getattr(args, "core", False)
+        else ""
+    )
+    print(
+        f"automatic updates {what + ' ' if what else ''}are {switch}"
+        + ("" if enabled else " (checks still run and notify)")
+    )
 
 
 def _print_decision(args: argparse.Namespace, decision: Any, _path: str) -> None:
@@ -246,6 +261,34 @@ def _text(value: Any, missing: str = "?") -> str:
     return str(value)
 
 
+def self_update_lines(self_update: Any) -> list[str]:
+    """The core's own update state: one line, and its trouble on a second (absent: nothing)."""
+    if not isinstance(self_update, dict):
+        return []
+    enabled = self_update.get("enabled")
+    switch = "on" if enabled is True else "off" if enabled is False else "?"
+    state = _text(self_update.get("state"))
+    if self_update.get("state") == "unconfigured":
+        where = "no release source"
+    else:
+        where = f"channel {_text(self_update.get('channel'))}, source {_text(self_update.get('source'))}"
+    line = (
+        f"core      {_text(self_update.get('current'))}, self-update {switch}, {state} ({where})"
+        f"; latest {_text(self_update.get('latest'), 'unknown')}"
+        f"; last check {_text(self_update.get('last_check'), 'never')}"
+        f"; next check {_text(self_update.get('next_check'), 'not scheduled')}"
+    )
+    lines = [line]
+    trying = self_update.get("trying")
+    if isinstance(trying, dict):
+        lines.append(
+            f"          switching to {_text(trying.get('version'))} ({_text(trying.get('phase'))})"
+        )
+    if self_update.get("last_error"):
+        lines.append(f"          last error: {_text(self_update.get('last_error'))}")
+    return lines
+
+
 def format_status(status: Mapping[str, Any], socket: str) -> str:
     """The readable summary of ``status`` (tolerates missing or odd fields: shows '?')."""
     node = _section(status, "node")
@@ -303,6 +346,8 @@ def format_status(status: Mapping[str, Any], socket: str) -> str:
         )
     if updates.get("node_id_source") is not None:
         lines.append(f"          rollout node id from: {_text(updates.get('node_id_source'))}")
+
+    lines.extend(self_update_lines(status.get("self_update")))
 
     dropped = logs.get("dropped_lines")
     lines.append(

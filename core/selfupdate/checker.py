@@ -21,7 +21,7 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from nodekeeper.core.config import Config
@@ -43,6 +43,17 @@ from nodekeeper.core.version import running_version
 _log = logging.getLogger(__name__)
 
 Switch = Callable[[str], Awaitable[None]]
+
+
+def _versions(texts: Iterable[str]) -> list[Version]:
+    """The versions among ``texts``; a name that is not one (a stray folder) counts for nothing."""
+    found = []
+    for text in texts:
+        try:
+            found.append(Version.parse(text))
+        except ValueError:
+            _log.warning("self-update: ignoring %r, which is not a version", text)
+    return found
 
 
 class SelfUpdater(ScheduledChecks):
@@ -170,14 +181,8 @@ class SelfUpdater(ScheduledChecks):
             )
         if self._busy.locked():
             raise UpdateError(f"a self-update is in progress ({self._state}); try again later")
-        loop = asyncio.get_running_loop()
         self._set_state("checking")
-        try:
-            channel = await loop.run_in_executor(None, source.fetch_channel)
-        except NodekeeperError as exc:
-            self._fail(str(exc), during="check")
-            raise
-        self._last_check = self._clock()
+        channel = await self._fetch_channel(source)
         self._last_error = None
         self._channel = channel
         saved = self._saved()
@@ -191,8 +196,8 @@ class SelfUpdater(ScheduledChecks):
             current=current,
             channel=channel,
             node_id=self._node_id,
-            quarantined=[Version.parse(v) for v in saved.quarantined],
-            installed=[Version.parse(v) for v in self._store.installed()],
+            quarantined=_versions(saved.quarantined),
+            installed=_versions(self._store.installed()),
             enabled=self.enabled(),
         )
         self._decision = decision
@@ -210,18 +215,20 @@ class SelfUpdater(ScheduledChecks):
 
     async def _apply(self, version: str, channel: Channel) -> None:
         async with self._busy:
+            step = "install"
             try:
                 if not self._store.has(version):
                     await self._install(version, channel)
+                step = "switch"
                 self._set_state("switching")
                 _log.info("self-update: switching to core %s", version)
                 await self._switch(version)
                 # A switch that works never comes back: the new core runs in this process.
                 raise UpdateError(f"the switch to core {version} did not take place")
             except (NodekeeperError, OSError) as exc:
-                self._fail(describe(exc), during="install", version=version)
+                self._fail(describe(exc), during=step, version=version)
             except Exception as exc:  # the switch is another part's code: never let it kill us
-                self._fail(f"{type(exc).__name__}: {exc}", during="switch", version=version)
+                self._fail(f"{type(exc).__name__}: {exc}", during=step, version=version)
 
     async def _install(self, version: str, channel: Channel) -> None:
         loop = asyncio.get_running_loop()
@@ -231,12 +238,12 @@ class SelfUpdater(ScheduledChecks):
         source = self._source
         assert source is not None  # check() returns before _apply without one
         self._set_state("downloading")
-        min_free_space = self._config.updates.min_free_space
-        archive = await loop.run_in_executor(
-            None,
-            lambda: source.fetch_release(
-                release, self._downloads, min_free_space=min_free_space, progress=None
-            ),
+        archive = await self._download(
+            source,
+            release,
+            self._downloads,
+            min_free_space=self._config.updates.min_free_space,
+            progress=None,
         )
         self._set_state("installing")
         try:
@@ -244,6 +251,10 @@ class SelfUpdater(ScheduledChecks):
         finally:
             archive.unlink(missing_ok=True)
         _log.info("self-update: core %s verified and installed in %s", version, self._store.root)
+        # Older downloads of cores never run: current, previous and trying always stay.
+        removed = await loop.run_in_executor(None, self._store.prune, {version})
+        if removed:
+            _log.info("self-update: removed unused core versions %s", ", ".join(removed))
 
     def _fail(self, message: str, during: str, version: str | None = None) -> None:
         self._last_error = message

@@ -25,6 +25,7 @@ from nodekeeper.core.selfupdate.manifest import (
 )
 from nodekeeper.core.update.store import TMP_SUFFIX, VersionFolders, fsync_file
 from nodekeeper.core.update.unpack import unpack_bundle
+from nodekeeper.core.update.version import Version
 
 # The versions prune must keep whatever the caller says: current, previous, trying.
 Protected = Callable[[], Iterable[str | None]]
@@ -68,6 +69,10 @@ class CoreStore(VersionFolders):
         Anything wrong (not a bundle, another version or platform, no
         executable entry) leaves nothing installed and raises one line.
         """
+        try:
+            Version.parse(version)  # also keeps the folder name inside the store
+        except ValueError:
+            raise ManifestError(f"{version!r} is not a core version like 0.3.0") from None
         staging = self.staging_dir(version)
         try:
             unpack_bundle(archive, staging)

@@ -4,8 +4,10 @@
 jitter, startup delay, back-off on failure and ``Retry-After``), runs
 ``check()`` when it is due, lets ``check_now`` move the schedule, and
 persists the schedule through one seam (``_save_schedule``) so a restart
-keeps this machine's place in the fleet's spread. Subclasses supply the
-check itself: what to fetch, what to decide, what to install.
+keeps this machine's place in the fleet's spread. It also holds the steps
+both updaters take through a release source: fetching the verified channel
+and downloading a verified release. Subclasses supply the check itself:
+which source, what to decide, what to install.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from nodekeeper.core.config import UpdatesConfig
@@ -23,6 +26,7 @@ from nodekeeper.core.update.channel import Channel, Release
 from nodekeeper.core.update.decision import Decision
 from nodekeeper.core.update.errors import UpdateError
 from nodekeeper.core.update.scheduler import CheckScheduler
+from nodekeeper.core.update.sources.factory import Progress, ReleaseSource
 from nodekeeper.core.update.version import Version
 
 _log = logging.getLogger(__name__)
@@ -59,6 +63,41 @@ class ScheduledChecks:
 
     async def _before_checks(self) -> None:
         """Runs once before the first check (e.g. finishing a switch a restart interrupted)."""
+
+    def _fail(self, message: str, during: str, version: str | None = None) -> None:
+        """Record and report a failed step (``during``: check, install, ...)."""
+        raise NotImplementedError
+
+    # -- the steps both updaters take, through the same sources -------------------
+
+    async def _fetch_channel(self, source: ReleaseSource) -> Channel:
+        """The source's verified channel (a worker thread); a failure is recorded, then raised."""
+        loop = asyncio.get_running_loop()
+        try:
+            channel = await loop.run_in_executor(None, source.fetch_channel)
+        except NodekeeperError as exc:
+            self._fail(str(exc), during="check")
+            raise
+        self._last_check = self._clock()
+        return channel
+
+    async def _download(
+        self,
+        source: ReleaseSource,
+        release: Release,
+        downloads: Path,
+        *,
+        min_free_space: int,
+        progress: Progress | None,
+    ) -> Path:
+        """``release`` for this platform, downloaded and verified (a worker thread)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            None,
+            lambda: source.fetch_release(
+                release, downloads, min_free_space=min_free_space, progress=progress
+            ),
+        )
 
     # -- the schedule -----------------------------------------------------------
 

@@ -165,18 +165,12 @@ class Updater(ScheduledChecks):
     # -- one check ----------------------------------------------------------------
 
     async def check(self, background: bool = False) -> Decision:
-        loop = asyncio.get_running_loop()
         if self._busy.locked():
             raise UpdateError(
                 f"an update is in progress ({self._state}); try again when it is done"
             )
         self._set_state("checking")
-        try:
-            channel = await loop.run_in_executor(None, self._source.fetch_channel)
-        except NodekeeperError as exc:
-            self._fail(str(exc), during="check")
-            raise
-        self._last_check = self._clock()
+        channel = await self._fetch_channel(self._source)
         self._last_error = None
         self._channel = channel
         self._candidate = is_rollout_candidate(channel, self._node_id)
@@ -268,14 +262,12 @@ class Updater(ScheduledChecks):
         progress = self._progress = DownloadProgress(version, publish)
 
         await loop.run_in_executor(None, self._installer.check_disk)
-        archive = await loop.run_in_executor(
-            None,
-            lambda: self._source.fetch_release(
-                release,
-                self._downloads,
-                min_free_space=self._updates.min_free_space,
-                progress=progress,
-            ),
+        archive = await self._download(
+            self._source,
+            release,
+            self._downloads,
+            min_free_space=self._updates.min_free_space,
+            progress=progress,
         )
         self._set_state("installing")
         await self._installer.install(archive, version)

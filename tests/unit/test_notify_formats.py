@@ -103,3 +103,11 @@ def test_escaping_never_pushes_a_slack_section_over_its_limit() -> None:
     assert note is not None
     text = json.loads(render("slack", note, "host").body)["blocks"][0]["text"]["text"]
     assert len(text) <= 3000 and "<" not in text
+
+
+def test_switching_the_cores_own_updates_says_so() -> None:
+    note = describe(Event("updates-toggled", {"enabled": False, "part": "core"}), "sn1")
+    assert note is not None
+    assert note.message == "Automatic updates of nodekeeper itself were switched off."
+    node = describe(Event("updates-toggled", {"enabled": True}), "sn1")
+    assert node is not None and node.message == "Automatic updates were switched on."

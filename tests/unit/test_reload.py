@@ -106,3 +106,10 @@ def test_initial_binary_is_not_reported_once_a_core_runs(tmp_path: Path) -> None
     binary.write_text("")
     plan = plan_reload(config(tmp_path), config(tmp_path, node={"initial_binary": str(binary)}))
     assert not plan.changed
+
+
+def test_the_cores_own_update_settings_are_applied_live(tmp_path: Path) -> None:
+    new = config(tmp_path, self_update={"enabled": False, "probation": "2m"})
+    plan = plan_reload(config(tmp_path), new)
+    assert plan.live == ("self_update.enabled", "self_update.probation")
+    assert kind_of("self_update.url") == "live"

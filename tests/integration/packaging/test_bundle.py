@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from nodekeeper.core.platform.ids import platform_id
 from tests.helpers import REPO
 
 # Everything that could lend the bundle a Python: the system's, pyenv's, this
@@ -146,3 +147,26 @@ def test_tray_bundle_starts_without_python_and_carries_its_icons(tray_bundle: Pa
     assert done.stdout.strip() == f"nodekeeper-tray {__version__}"
     icons = tray_bundle.parent / "_internal" / "share" / "nodekeeper" / "icons"
     assert list(icons.glob("*.svg")) and list((icons / "png").glob("*.png"))
+
+
+def test_core_bundle_is_a_self_update_bundle(core_bundle: Path, tmp_path: Path) -> None:
+    """The tarball carries nodekeeper-bundle.json and installs into the core's store."""
+    from nodekeeper.core import __version__
+    from nodekeeper.core.selfupdate.manifest import manifest_in_archive
+    from nodekeeper.core.selfupdate.store import CoreStore
+    from tests.integration.packaging.conftest import tarball
+
+    archive = tarball("nodekeeper")
+    manifest = manifest_in_archive(archive)
+    assert (manifest.name, manifest.version) == ("nodekeeper", __version__)
+    assert (manifest.platform, manifest.entry) == (platform_id(), "nodekeeper")
+    store = CoreStore(tmp_path / "data")
+    store.install_archive(__version__, archive)
+    done = subprocess.run(
+        [str(store.executable(__version__)), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.stdout.strip() == f"nodekeeper {__version__}", done.stderr

@@ -158,3 +158,34 @@ def test_the_last_exit_progress_and_last_failure_read_as_sentences() -> None:
     assert "downloading 1.3.0: 512 B of 2.0 KiB (25 %)" in text
     assert "last error: none" in text
     assert "last failure: release source unreachable (2026-11-27T04:00Z)" in text
+
+
+SELF_UPDATE = {
+    "enabled": False,
+    "source": "tuf",
+    "channel": "nodekeeper",
+    "state": "disabled",
+    "current": "0.2.0",
+    "latest": "0.3.0",
+    "last_check": "2026-12-01T20:00:00Z",
+    "next_check": None,
+    "last_error": "cannot reach the repository",
+    "trying": {"version": "0.3.0", "phase": "on-probation"},
+}
+
+
+def test_summary_shows_the_core_and_its_own_updates_on_a_line() -> None:
+    text = format_status({**STATUS, "self_update": SELF_UPDATE}, "/run/x.sock")
+    core_line = next(line for line in text.splitlines() if line.startswith("core "))
+    assert core_line == (
+        "core      0.2.0, self-update off, disabled (channel nodekeeper, source tuf); "
+        "latest 0.3.0; last check 2026-12-01T20:00:00Z; next check not scheduled"
+    )
+    assert "switching to 0.3.0 (on-probation)" in text
+    assert "last error: cannot reach the repository" in text
+    assert text.splitlines()[-1].startswith("logs ")
+
+
+@given(st.none() | st.integers() | st.text() | st.dictionaries(st.text(max_size=10), st.text()))
+def test_odd_self_update_parts_never_fail(self_update: Any) -> None:
+    assert format_status({"self_update": self_update}, "sock").startswith("instance")

@@ -180,3 +180,32 @@ def test_a_development_core_does_not_update_itself(tmp_path: Path) -> None:
     rig.source.channel = publish("0.3.0")
     with pytest.raises(UpdateError, match="is not a release version"):
         check(rig)
+
+
+def test_an_installed_core_replaces_unused_ones_but_never_what_runs(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    for version in ("0.2.5", "0.3.0"):
+        rig.source.channel = publish(version)
+        with pytest.raises(UpdateError):
+            check(rig)
+    assert rig.store.installed() == ("0.3.0",)
+    rig.states.update(self_update=SelfUpdateState(current="0.3.0"))
+    rig.source.channel = publish("0.4.0")
+    with pytest.raises(UpdateError):
+        check(rig)
+    assert rig.store.installed() == ("0.3.0", "0.4.0")
+
+
+def test_a_switch_that_raises_is_a_failed_switch_not_a_crash(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    rig.source.channel = publish("0.3.0")
+
+    async def broken(version: str) -> None:
+        raise RuntimeError("exec failed")
+
+    rig.updater._switch = broken
+    with pytest.raises(UpdateError, match="RuntimeError: exec failed"):
+        check(rig)
+    assert rig.store.installed() == ("0.3.0",)
+    failure = rig.states.load().self_update.last_failure
+    assert failure is not None and failure["reason"] == "RuntimeError: exec failed"

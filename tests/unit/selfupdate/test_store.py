@@ -134,3 +134,32 @@ def test_prune_never_removes_current_previous_or_trying(tmp_path: Path) -> None:
     assert cores.prune(set()) == ["0.1.0", "0.5.0"]
     assert cores.installed() == ("0.2.0", "0.3.0", "0.4.0")
     assert cores.prune({"0.2.0"}) == []
+
+
+@pytest.mark.parametrize("version", ["../0.4.0", "", "latest"])
+def test_only_a_version_names_a_folder(tmp_path: Path, version: str) -> None:
+    cores = store(tmp_path)
+    archive = core_bundle(tmp_path / "dist", "0.4.0", platform=PLATFORM)
+    with pytest.raises(ManifestError, match="is not a core version"):
+        cores.install_archive(version, archive)
+    assert not (tmp_path / "data" / "core").exists()
+
+
+def test_a_link_leaving_the_bundle_is_refused(tmp_path: Path) -> None:
+    import tarfile
+
+    archive = core_bundle(tmp_path / "dist", "0.4.0", platform=PLATFORM)
+    with tarfile.open(archive, "r:gz") as tar:
+        members = [(m, tar.extractfile(m)) for m in tar.getmembers()]
+        top = members[0][0].name
+        evil = tmp_path / "evil.tar.gz"
+        with tarfile.open(evil, "w:gz") as out:
+            for member, content in members:
+                out.addfile(member, content)
+            link = tarfile.TarInfo(f"{top}/_internal/passwd")
+            link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+            out.addfile(link)
+    cores = store(tmp_path)
+    with pytest.raises(UnpackError):
+        cores.install_archive("0.4.0", evil)
+    assert cores.installed() == () and list(cores.root.iterdir()) == []

@@ -22,6 +22,27 @@ from typing import Any
 EXISTING_LOGS_DIR = tempfile.gettempdir()
 
 
+def self_update_part(enabled: bool = True, latest: str | None = "0.2.0") -> dict[str, Any]:
+    """The status object's ``self_update`` part of a core that updates itself."""
+    return {
+        "enabled": enabled,
+        "source": "tuf",
+        "channel": "nodekeeper",
+        "state": "idle" if enabled else "disabled",
+        "current": "0.1.0",
+        "latest": latest,
+        "target": None,
+        "installed": [],
+        "last_check": "2026-11-27T05:00:00Z",
+        "next_check": "2026-11-27T17:12:00Z",
+        "last_error": None,
+        "last_failure": None,
+        "previous": None,
+        "quarantined": [],
+        "trying": None,
+    }
+
+
 def sample_status(
     instance: str = "storagenode", logs_dir: str = EXISTING_LOGS_DIR
 ) -> dict[str, Any]:
@@ -205,17 +226,16 @@ class ProtocolServer:
             ok({"subscribed": True})
             self._subscribers.append(client)
         elif method == "set_updates":
-            self.status["updates"]["enabled"] = bool(params.get("enabled"))
-            ok({"enabled": self.status["updates"]["enabled"]})
+            # The core's own updates with "core": true, the node's otherwise.
+            part = "self_update" if params.get("core") else "updates"
+            self.status[part]["enabled"] = bool(params.get("enabled"))
+            ok({"enabled": self.status[part]["enabled"]})
+            data = {"enabled": self.status[part]["enabled"]}
+            if part == "self_update":
+                data["part"] = "core"
             for sub in self._subscribers:
                 self._send(
-                    sub,
-                    {
-                        "type": "event",
-                        "event": "updates-toggled",
-                        "time": "t",
-                        "data": {"enabled": self.status["updates"]["enabled"]},
-                    },
+                    sub, {"type": "event", "event": "updates-toggled", "time": "t", "data": data}
                 )
         elif method == "check_now":
             ok(self.check_result)

@@ -11,7 +11,7 @@ from nodekeeper.tray.app import TrayApp
 from nodekeeper.tray.discovery import Endpoint
 from nodekeeper.tray.model import Connection, IconState, tooltip
 from nodekeeper.tray.throttle import UNREACHABLE, NotificationThrottle
-from tests.unit.tray.protocol_server import ProtocolServer, sample_status
+from tests.unit.tray.protocol_server import ProtocolServer, sample_status, self_update_part
 
 
 class Clock:
@@ -288,4 +288,26 @@ def test_a_logs_folder_that_is_a_program_and_a_non_web_dashboard_are_not_opened(
     finally:
         tray.dispose()
         qtbot.wait(10)
+        server.stop()
+
+
+def test_the_core_toggle_switches_only_the_cores_own_updates(tmp_path: Path, qtbot: QtBot) -> None:
+    server = ProtocolServer(tmp_path / "su.sock").start()
+    server.status["self_update"] = self_update_part()
+    tray = TrayApp([Endpoint(str(server.path), "su")], max_reconnect_delay=0.2)
+    try:
+        tray.start()
+        qtbot.waitUntil(lambda: tray.models[str(server.path)].status is not None, timeout=3000)
+        action = tray.menu.action(str(server.path), "self-updates")
+        assert action.isChecked()
+        assert tray.menu.action(str(server.path), "core").text().startswith("Core v0.1.0")
+        action.trigger()
+        qtbot.waitUntil(lambda: server.status["self_update"]["enabled"] is False, timeout=2000)
+        request = next(r for r in server.requests if r["method"] == "set_updates")
+        assert request["params"] == {"enabled": False, "core": True}
+        assert server.status["updates"]["enabled"] is True
+        qtbot.waitUntil(lambda: not action.isChecked(), timeout=2000)
+        assert tray.menu.action(str(server.path), "updates").isChecked()
+    finally:
+        tray.dispose()
         server.stop()

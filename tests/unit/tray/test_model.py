@@ -24,7 +24,7 @@ from nodekeeper.tray.model import (
     tooltip,
     version_key,
 )
-from tests.unit.tray.protocol_server import sample_status
+from tests.unit.tray.protocol_server import sample_status, self_update_part
 
 
 def model(
@@ -270,3 +270,45 @@ def test_the_tooltip_says_the_last_exit_the_download_and_the_last_failure() -> N
     assert "downloading 1.3.0: 50 B of 100 B (50 %)" in text
     assert "last update failure: source unreachable" in text
     assert text.count("bind: address already in use") == 1
+
+
+def self_updating(**part: Any) -> dict[str, Any]:
+    return {**sample_status(), "self_update": {**self_update_part(), **part}}
+
+
+def test_a_self_updating_core_gets_a_version_line_and_a_second_toggle() -> None:
+    items = {i.key: i for i in instance_items(model(self_updating()))}
+    keys = [i.key for i in instance_items(model(self_updating()))]
+    assert keys == [
+        "status", "core", "updates", "self-updates", "check", "restart", "dashboard", "logs"
+    ]  # fmt: skip
+    assert items["core"].text == "Core v0.1.0 — updates on, v0.2.0 available"
+    assert not items["core"].enabled
+    assert items["self-updates"].checkable and items["self-updates"].checked
+    assert items["self-updates"].text == "Automatic core updates"
+    off = {i.key: i for i in instance_items(model(self_updating(enabled=False), False))}
+    assert not off["self-updates"].checked and not off["self-updates"].enabled
+    assert off["self-updates"].text == "Automatic core updates (read-only)"
+
+
+def test_the_core_line_says_what_the_core_update_is_doing() -> None:
+    busy = self_updating(state="downloading", latest="0.1.0", last_error="slow mirror")
+    items = {i.key: i for i in instance_items(model(busy))}
+    assert items["core"].text == "Core v0.1.0 — updates on, downloading"
+    assert items["core"].tooltip == "Last core update problem: slow mirror"
+    assert "; Core v0.1.0 — updates on, downloading" in tooltip([model(busy)])
+
+
+def test_toggling_the_core_updates_elsewhere_changes_only_the_core_toggle() -> None:
+    m = model(self_updating()).with_event("updates-toggled", {"enabled": False, "part": "core"})
+    assert m.status is not None and m.status.core_updates is not None
+    assert m.status.core_updates.enabled is False and m.status.updates_enabled is True
+    m = m.with_event("updates-toggled", {"enabled": False})
+    assert m.status is not None and m.status.updates_enabled is False
+
+
+def test_a_bad_self_update_part_is_refused_naming_the_field() -> None:
+    with pytest.raises(BadStatus, match=r"self_update\.enabled"):
+        parse_status(self_updating(enabled="yes"))
+    with pytest.raises(BadStatus, match="self_update is not an object"):
+        parse_status({**sample_status(), "self_update": []})

@@ -68,3 +68,32 @@ def test_signature_formats() -> None:
         parse_signature(b"zz" * 64, "s")
     with pytest.raises(UpdateError, match="not an ed25519 signature"):
         parse_signature(b"short", "s")
+
+
+NODEKEEPER_ASSETS = [
+    "nodekeeper-0.3.0-linux-amd64.tar.gz",
+    "nodekeeper-0.3.0-linux-amd64.tar.gz.sha256",
+    "nodekeeper-0.3.0-linux-amd64.tar.gz.sig",
+    "nodekeeper-tray-0.3.0-linux-amd64.tar.gz",
+    "nodekeeper-0.3.0-windows-amd64.zip",
+    "nodekeeper_0.3.0_amd64.deb",
+]
+BUNDLES = (".tar.gz", ".zip")
+
+
+@pytest.mark.parametrize(
+    ("os_name", "arch", "expected"),
+    [
+        ("linux", "amd64", "nodekeeper-0.3.0-linux-amd64.tar.gz"),
+        ("windows", "amd64", "nodekeeper-0.3.0-windows-amd64.zip"),
+        ("linux", "arm64", None),
+    ],
+)
+def test_core_bundles_are_tarballs_or_zips_and_not_the_tray(
+    os_name: str, arch: str, expected: str | None
+) -> None:
+    assert pick_asset(NODEKEEPER_ASSETS, "nodekeeper", os_name, arch, BUNDLES) == expected
+
+
+def test_node_releases_still_take_only_zips() -> None:
+    assert pick_asset(NODEKEEPER_ASSETS, "nodekeeper", "linux", "amd64") is None
