@@ -110,7 +110,7 @@ def test_kill_core_at_random_instants_of_a_self_update(
                 assert core.process is not None
                 core.process.kill()
             # Only the restarted core's status counts (the manager removes the old one).
-            wait_until(lambda: manager.restarts > restarts, 10, "the service manager's restart")
+            wait_until(lambda r=restarts: manager.restarts > r, 10, "the restart")
             try:
                 status = wait_until(lambda: settled(core), 60, f"trial {trial} to settle", 0.1)
                 now = str(status["core_version"])
