@@ -30,12 +30,17 @@ def control_handlers(core: Core) -> dict[str, Handler]:
         "status": handlers.status,
         "set_updates": handlers.set_updates,
         "check_now": handlers.check_now,
+        "roll_back_core": handlers.roll_back_core,
         "restart_node": handlers.restart_node,
         "logs_tail": handlers.logs_tail,
         "stop_node": handlers.stop_node,
         "start_node": handlers.start_node,
         "reload": handlers.reload,
     }
+
+
+# How long a rollback waits after its answer before it ends the core's socket.
+ANSWER_FIRST = 0.2
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,31 @@ class ControlHandlers:
         if self.core.self_updater is None:
             raise OperationFailed("this core has no self-update")
         return await self.core.self_updater.check_now()
+
+    async def roll_back_core(self, dry_run: bool = False) -> dict[str, Any]:
+        from nodekeeper.core.selfupdate.handover import SwitchFailed
+        from nodekeeper.core.selfupdate.switch import begin_switch, prepare_switch, rollback_target
+        from nodekeeper.core.version import running_version
+
+        running = running_version()
+        try:
+            version, command = rollback_target(self.core)
+            answer = {
+                "from": running,
+                "to": version,
+                "node_pid": self.core.supervisor.status().get("pid"),
+                "dry_run": dry_run,
+            }
+            if dry_run:
+                return answer
+            handover = await prepare_switch(self.core, version, command)
+        except SwitchFailed as exc:
+            raise OperationFailed(str(exc)) from None
+        # After this answer is on its way: the switch ends the socket.
+        asyncio.get_running_loop().call_later(
+            ANSWER_FIRST, lambda: begin_switch(self.core, handover, quarantine=running)
+        )
+        return answer
 
     async def reload(self, restart_node: bool) -> dict[str, Any]:
         return await apply_reload(self.core, restart_node)

@@ -10,6 +10,7 @@ reports or compares the running core's version asks :func:`running_version`.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 from pathlib import Path
@@ -18,6 +19,8 @@ from nodekeeper.core import __version__
 
 # Set by a development build's launcher script to its own folder.
 BUNDLE_DIR_ENV = "NODEKEEPER_BUNDLE_DIR"
+# The core the service manager starts (JSON: its version and command), kept through execs.
+PACKAGED_ENV = "NODEKEEPER_PACKAGED_CORE"
 
 
 def bundle_dir() -> Path | None:
@@ -42,3 +45,32 @@ def running_version() -> str:
         return read_manifest(folder).version
     except ManifestError:
         return __version__
+
+
+def remember_packaged_core() -> None:
+    """Note this process, started by the service manager, as the packaged core: its
+    version and how to run it, for a later switch back to it (``core-rollback``)."""
+    from nodekeeper.core.selfexec import CORE_MODULE, module_command
+
+    folder = bundle_dir()
+    command = list(module_command(CORE_MODULE))
+    if folder is not None and not getattr(sys, "frozen", False):  # a development build
+        from nodekeeper.core.selfupdate.manifest import ManifestError, read_manifest
+
+        try:
+            command = [str(folder / read_manifest(folder).entry)]
+        except ManifestError:
+            pass
+    os.environ[PACKAGED_ENV] = json.dumps({"version": running_version(), "command": command})
+
+
+def packaged_core() -> tuple[str, tuple[str, ...]] | None:
+    """The packaged core's version and command, as :func:`remember_packaged_core` noted them."""
+    try:
+        noted = json.loads(os.environ.get(PACKAGED_ENV, ""))
+        version, command = noted["version"], noted["command"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(version, str) or not isinstance(command, list) or not command:
+        return None
+    return version, tuple(str(part) for part in command)

@@ -184,11 +184,27 @@ def _print_reload(args: argparse.Namespace, result: Any, _path: str) -> None:
 
 
 # How a command shows its method's answer; others print the table's ``done`` text.
+def _print_rollback(args: argparse.Namespace, result: Any, _path: str) -> None:
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    if not isinstance(result, dict):
+        raise OperationFailed("core-rollback: the core sent something that is not an answer")
+    pid = result.get("node_pid")
+    node = f"the node (pid {pid}) keeps running" if pid else "no node runs"
+    what = f"core {result.get('from')} back to core {result.get('to')}"
+    if result.get("dry_run"):
+        print(f"would switch {what}; {node}; {result.get('from')} would be quarantined")
+    else:
+        print(f"switching {what}; {node}; {result.get('from')} is quarantined")
+
+
 _PRINTERS: dict[str, Callable[[argparse.Namespace, Any, str], None]] = {
     "status": _print_status,
     "set_updates": _print_updates,
     "check_now": _print_decision,
     "reload": _print_reload,
+    "roll_back_core": _print_rollback,
 }
 
 

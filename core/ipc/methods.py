@@ -217,6 +217,26 @@ METHODS: Mapping[str, Method] = _table(
         menu=MenuAction("check", "check failed"),
     ),
     Method(
+        "roll_back_core",
+        "switch the core back to the version before it (the packaged core when there is "
+        "none), handing the node over as a self-update does; quarantines the current version",
+        changes_state=True,
+        slow=True,
+        params=(
+            Param(
+                "dry_run",
+                bool,
+                "say what would happen, change nothing",
+                cli_flag=True,
+            ),
+        ),
+        cli=Cli(
+            "core-rollback",
+            "switch the core back to the version before it; the node keeps running",
+            json_help="print the answer as JSON",
+        ),
+    ),
+    Method(
         "restart_node",
         "restart the node",
         changes_state=True,

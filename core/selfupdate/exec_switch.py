@@ -54,15 +54,15 @@ def hand_over(core: Core, handover: Handover, lock: DataDirLock, args: Sequence[
     except OSError as exc:
         _log.error("cannot write the hand-over record: %s", exc.strerror or exc)
         return EXIT_SWITCH_FAILED
-    _log.info("exec'ing core %s: %s", handover.version, handover.executable)
+    _log.info("exec'ing core %s: %s", handover.version, " ".join(handover.command))
     try:
-        exec_core(handover.executable, args, lock_fd=lock.fd(), env={HANDOVER_ENV: str(path)})
+        exec_core(handover.command, args, lock_fd=lock.fd(), env={HANDOVER_ENV: str(path)})
     except OSError as exc:
         _log.error(
             "cannot exec core %s (%s): %s; exiting so that the service manager starts the "
             "previous core, which takes the node over",
             handover.version,
-            handover.executable,
+            " ".join(handover.command),
             exc.strerror or exc,
         )
     return EXIT_SWITCH_FAILED

@@ -142,16 +142,21 @@ def take_private_env() -> dict[str, str]:
     }
 
 
+def core_env() -> dict[str, str]:
+    """The environment another core starts with: ours without what only this core may read
+    (a development build names its own folder itself)."""
+    return {k: v for k, v in os.environ.items() if k not in (*PRIVATE_ENV, BUNDLE_DIR_ENV)}
+
+
 def exec_core(
-    executable: Path, args: Sequence[str], *, lock_fd: int | None, env: Mapping[str, str]
+    command: Sequence[str], args: Sequence[str], *, lock_fd: int | None, env: Mapping[str, str]
 ) -> NoReturn:
-    """Replace this process with ``executable args`` (raises OSError when it cannot).
+    """Replace this process with ``command args`` (raises OSError when it cannot).
 
     The data dir lock's fd is made inheritable and named in the environment so
     that the new core keeps holding the lock the whole time.
     """
-    # A development build names its folder itself; any other core must not inherit it.
-    new_env = {k: v for k, v in os.environ.items() if k not in (*PRIVATE_ENV, BUNDLE_DIR_ENV)}
+    new_env = core_env()
     new_env.update(env)
     if lock_fd is not None:
         os.set_inheritable(lock_fd, True)
@@ -161,7 +166,7 @@ def exec_core(
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        os.execve(str(executable), [str(executable), *args], new_env)
+        os.execve(command[0], [*command, *args], new_env)
     except OSError:
         if lock_fd is not None:
             os.set_inheritable(lock_fd, False)

@@ -27,7 +27,7 @@ from nodekeeper.core.selfupdate.handover import (
 from nodekeeper.core.selfupdate.launcher import choose
 from nodekeeper.core.selfupdate.store import CoreStore
 from nodekeeper.core.state import StateStore
-from nodekeeper.core.version import running_version
+from nodekeeper.core.version import remember_packaged_core, running_version
 
 _log = logging.getLogger("nodekeeper.core.service")
 
@@ -57,6 +57,8 @@ def settle_start(
     handed_over = HANDOVER_ENV in private and record is not None and record.core_pid == os.getpid()
     store = CoreStore(data_dir)
     running = running_version()
+    if HANDOVER_ENV not in private and LAUNCHED_ENV not in private:
+        remember_packaged_core()  # the core the service manager starts, for a rollback to it
     choice = choose(
         saved.self_update,
         running=running,
@@ -97,6 +99,6 @@ def _exec_current(
     try:
         executable = store.executable(version)
         _log.info("starting core %s (%s)", version, executable)
-        exec_core(executable, args, lock_fd=lock.fd(), env={LAUNCHED_ENV: version})
+        exec_core((str(executable),), args, lock_fd=lock.fd(), env={LAUNCHED_ENV: version})
     except (OSError, NodekeeperError) as exc:
         _log.error("cannot start core %s: %s; running core %s instead", version, exc, running)

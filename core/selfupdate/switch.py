@@ -20,14 +20,13 @@ import logging
 import os
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nodekeeper.core.events import utc_now_iso
-from nodekeeper.core.selfupdate.handover import SwitchFailed, remove_record
+from nodekeeper.core.selfupdate.handover import SwitchFailed, core_env, remove_record
 from nodekeeper.core.selfupdate.state import Trying
 from nodekeeper.core.selfupdate.store import CoreStore
-from nodekeeper.core.version import running_version
+from nodekeeper.core.version import packaged_core, running_version
 
 if TYPE_CHECKING:
     from nodekeeper.core.running import Core
@@ -43,51 +42,85 @@ READY_POLL = 0.2
 
 @dataclass(frozen=True)
 class Handover:
-    """What ``serve`` hands to run.py for the exec."""
+    """What ``serve`` hands to run.py for the exec: the new core's version and command."""
 
     version: str
-    executable: Path
+    command: tuple[str, ...]  # what to exec, before ``run --config ...``
 
 
 async def switch_core(core: Core, version: str) -> None:
     """Hand the node over to installed core ``version``; returns only by raising SwitchFailed."""
+    store = CoreStore(core.config.paths.data_dir)
+    try:
+        command = (str(store.executable(version)),)
+    except Exception as exc:
+        raise SwitchFailed(f"core {version} is not installed properly: {exc}") from None
+    handover = await prepare_switch(core, version, command)
+    begin_switch(core, handover)
+    await asyncio.Event().wait()  # the hand-over cancels this task
+
+
+async def prepare_switch(core: Core, version: str, command: tuple[str, ...]) -> Handover:
+    """Check that the node can be handed over now and that the new core starts."""
     node_state = core.supervisor.status().get("state")
     if node_state not in HANDOVER_STATES:
         raise SwitchFailed(f"the node is {node_state}; the core switches once it runs")
     if core.updater.busy():
         raise SwitchFailed("a node update is in progress; the core switches after it")
-    store = CoreStore(core.config.paths.data_dir)
-    try:
-        executable = store.executable(version)
-    except Exception as exc:
-        raise SwitchFailed(f"core {version} is not installed properly: {exc}") from None
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, smoke_test_core, executable, version)
+    await loop.run_in_executor(None, smoke_test_core, command, version)
+    return Handover(version, command)
+
+
+def begin_switch(core: Core, handover: Handover, *, quarantine: str | None = None) -> None:
+    """Record the switch and end this core without stopping the node (run.py exec's)."""
     saved = core.states.load().self_update
-    trying = Trying(version, saved.current, utc_now_iso(), "handing-over")
-    core.states.update(self_update=dataclasses.replace(saved, trying=trying))
+    trying = Trying(handover.version, saved.current, utc_now_iso(), "handing-over")
+    quarantined = saved.quarantined
+    if quarantine is not None and quarantine not in quarantined:
+        quarantined = (*quarantined, quarantine)
+    core.states.update(
+        self_update=dataclasses.replace(saved, trying=trying, quarantined=quarantined)
+    )
     _log.info(
         "switching from core %s to core %s: handing the node over (pid %s)",
         running_version(),
-        version,
+        handover.version,
         core.supervisor.status().get("pid"),
     )
-    core.request_handover(Handover(version, executable))
-    await asyncio.Event().wait()  # the hand-over cancels this task
+    core.request_handover(handover)
 
 
-def smoke_test_core(executable: Path, version: str) -> None:
+def rollback_target(core: Core) -> tuple[str, tuple[str, ...]]:
+    """The core to go back to: ``previous`` if installed and not quarantined, else the
+    packaged core."""
+    saved = core.states.load().self_update
+    store = CoreStore(core.config.paths.data_dir)
+    previous = saved.previous
+    if previous is not None and previous not in saved.quarantined and store.has(previous):
+        return previous, (str(store.executable(previous)),)
+    packaged = packaged_core()
+    if saved.current is None or packaged is None or packaged[0] == running_version():
+        raise SwitchFailed(
+            f"there is no earlier core to go back to: core {running_version()} is the packaged one"
+        )
+    return packaged
+
+
+def smoke_test_core(command: tuple[str, ...], version: str) -> None:
     """``<core> --version`` must start and name ``version``; SwitchFailed otherwise."""
+    shown = " ".join(command)
     try:
         done = subprocess.run(
-            [str(executable), "--version"],
+            [*command, "--version"],
+            env=core_env(),
             capture_output=True,
             timeout=SMOKE_TIMEOUT,
             stdin=subprocess.DEVNULL,
             check=False,
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        raise SwitchFailed(f"core {version} does not start ({executable}): {exc}") from None
+        raise SwitchFailed(f"core {version} does not start ({shown}): {exc}") from None
     output = done.stdout.decode(errors="replace")
     first = output.strip().splitlines()[0] if output.strip() else ""
     if done.returncode != 0 or version not in first.split():
@@ -95,7 +128,7 @@ def smoke_test_core(executable: Path, version: str) -> None:
             -1
         ]
         raise SwitchFailed(
-            f"core {version} failed its start test ({executable} --version exited "
+            f"core {version} failed its start test ({shown} --version exited "
             f"{done.returncode}: {said[:200]})"
         )
 
@@ -144,9 +177,11 @@ def commit(core: Core, version: str) -> None:
     trying = saved.trying
     if trying is None or trying.version != version:
         return
+    store = CoreStore(core.config.paths.data_dir)
+    current = version if store.has(version) else None  # None: the packaged core
     core.states.update(
         self_update=dataclasses.replace(
-            saved, current=version, previous=trying.previous, trying=None
+            saved, current=current, previous=trying.previous, trying=None
         )
     )
     remove_record(core.config.paths.data_dir)

@@ -24,7 +24,7 @@ from tests.integration.selfupdate.support import (
     self_update_state,
     wait_core,
 )
-from tests.integration.update.release_repo import wait_version
+from tests.integration.update.release_repo import nodekeeper, wait_version
 
 NUMBER = re.compile(rb'"n": (\d+)}$')
 
@@ -121,3 +121,32 @@ def test_a_core_that_hangs_is_killed_by_the_guard_and_rolled_back(
     status = wait_core(core, __version__)
     assert status["node"]["pid"] == node_pid
     assert "did not commit within" in core.stderr_text()
+
+
+def test_the_operator_rolls_the_core_back_and_the_node_keeps_its_pid(
+    managed: tuple[CoreHarness, ServiceManager], repo: CoreReleases
+) -> None:
+    core, manager = managed
+    node_pid = core.node_status()["pid"]
+    repo.publish_core("0.2.1")
+    check_core(core)
+    wait_core(core, "0.2.1")
+    dry = nodekeeper("core-rollback", "--dry-run", "--config", str(core.config_path))
+    assert dry.stdout.strip() == (
+        f"would switch core 0.2.1 back to core {__version__}; the node (pid {node_pid}) keeps "
+        "running; 0.2.1 would be quarantined"
+    )
+    assert self_update_state(core)["current"] == "0.2.1"  # nothing changed
+    done = nodekeeper("core-rollback", "--config", str(core.config_path))
+    assert done.stdout.startswith(f"switching core 0.2.1 back to core {__version__}")
+    wait_until(lambda: self_update_state(core).get("current") is None, 30, "the packaged core")
+    status = wait_core(core, __version__)
+    assert status["node"]["pid"] == node_pid
+    assert manager.restarts == 0
+    saved = self_update_state(core)
+    assert saved["quarantined"] == ["0.2.1"]
+    assert saved["previous"] == "0.2.1"
+    # Back on the packaged core there is nothing earlier to go to.
+    again = nodekeeper("core-rollback", "--config", str(core.config_path), check=False)
+    assert again.returncode != 0
+    assert "there is no earlier core to go back to" in again.stderr
