@@ -70,7 +70,7 @@ class Platform(abc.ABC):
 
     @abc.abstractmethod
     def spawn(self, request: SpawnRequest) -> subprocess.Popen[bytes]:
-        """Start the node in its own group so that it dies with the core."""
+        """Start the node in its own group (its own job on Windows)."""
 
     @abc.abstractmethod
     def enforced_by(self, limits: LimitsConfig) -> str:
