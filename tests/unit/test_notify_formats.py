@@ -22,6 +22,11 @@ SAMPLE_DATA = {
     "updates-toggled": {"enabled": False},
     "disk-low": {"dir": "/var/lib/nk", "reason": "120 MiB free"},
     "logs-dropped": {"lines": 12, "reason": "disk full"},
+    "core-updated": {"from": None, "to": "0.3.0"},
+    "core-rolled-back": {
+        "version": "0.3.0",
+        "reason": "the new core stopped before it was committed",
+    },
 }
 QUIET = {"node-started", "update-started", "update-progress"}
 
@@ -111,3 +116,10 @@ def test_switching_the_cores_own_updates_says_so() -> None:
     assert note.message == "Automatic updates of nodekeeper itself were switched off."
     node = describe(Event("updates-toggled", {"enabled": True}), "sn1")
     assert node is not None and node.message == "Automatic updates were switched on."
+
+
+def test_a_node_taken_over_by_a_new_core_is_said_so() -> None:
+    event = Event("node-started", {"pid": 42, "version": "1.2.0", "adopted": True})
+    assert summary(event, "sn1").message == (
+        "The core took over the running node (pid 42, version 1.2.0)."
+    )

@@ -99,6 +99,9 @@ class Handlers:
     async def reload(self, restart_node: bool) -> dict[str, Any]:
         return {"summary": "configuration unchanged", "node_restarted": False}
 
+    async def roll_back_core(self, dry_run: bool = False) -> dict[str, Any]:
+        return {"from": "0.1.0", "to": "0.0.9", "node_pid": 4242, "dry_run": dry_run}
+
     async def logs_tail(self, lines: int) -> list[str]:
         return [f"line {i}" for i in range(max(0, 50 - lines), 50)]
 

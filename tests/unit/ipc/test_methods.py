@@ -22,6 +22,7 @@ def test_the_contract_methods_and_who_may_call_them() -> None:
         "subscribe": False,
         "set_updates": True,
         "check_now": True,
+        "roll_back_core": True,
         "restart_node": True,
         "stop_node": True,
         "start_node": True,

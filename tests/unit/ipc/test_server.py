@@ -69,6 +69,10 @@ class Handlers:
         self.calls.append("start_node")
         return {"state": "starting", "stopped_by_operator": False}
 
+    async def roll_back_core(self, dry_run: bool = False) -> dict[str, Any]:
+        self.calls.append("roll_back_core")
+        return {"from": "0.2.1", "to": "0.2.0", "node_pid": 7, "dry_run": dry_run}
+
     async def reload(self, restart_node: bool) -> dict[str, Any]:
         return {"summary": "configuration unchanged", "node_restarted": False}
 
@@ -346,6 +350,7 @@ def test_every_method_the_core_answers_needs_a_handler() -> None:
         "logs_tail",
         "set_updates",
         "check_now",
+        "roll_back_core",
         "restart_node",
         "stop_node",
         "start_node",

@@ -144,6 +144,9 @@ class Handlers:
     async def start_node(self) -> dict[str, Any]:
         return {}
 
+    async def roll_back_core(self, dry_run: bool = False) -> dict[str, Any]:
+        return {"from": "0.2.1", "to": "0.2.0", "node_pid": 7, "dry_run": dry_run}
+
     async def reload(self, restart_node: bool) -> dict[str, Any]:
         return {"summary": "configuration unchanged", "node_restarted": False}
 
