@@ -30,8 +30,21 @@ def test_demo_runs_the_whole_story_and_exits_0(tmp_path: Path) -> None:
         "node now runs v1.1.0",
         "rolled back to v1.1.0, 1.2.0 quarantined",
         "check again: none",
+        "(a development build of this install) on the signed 'nodekeeper' channel",
+        f"check --self: update -> {_next(1)}",
+        f"the core replaced itself with {_next(1)}",
+        f"core {_next(2)} rolled back to {_next(1)} and quarantined",
         "core exited with code 0",
         "demo complete",
     ):
         assert step in out, f"missing {step!r} in:\n{out}"
     assert "Traceback" not in result.stderr
+    assert "CHANGED" not in out  # the node kept its pid through both core switches
+
+
+def _next(step: int) -> str:
+    """The core version the demo publishes ``step`` patch releases after this one."""
+    from nodekeeper.core import __version__
+
+    major, minor, patch = (int(part) for part in __version__.split(".")[:3])
+    return f"{major}.{minor}.{patch + step}"

@@ -113,12 +113,18 @@ def test_whole_demo_runs_from_the_bundle_without_python(core_bundle: Path) -> No
     done = run_hidden([str(core_bundle), "demo"], timeout=300)
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     out = done.stdout
+    assert "CHANGED" not in out, out  # the node kept its pid through both core switches
     for step in (
         "node v1.0.0 running",
         "restarted as pid",
         "unresponsive node replaced",
         "node now runs v1.1.0",
         "rolled back to v1.1.0, 1.2.0 quarantined",
+        # The core updates itself to a restamped copy of this very bundle, node kept…
+        "(this bundle, restamped) on the signed 'nodekeeper' channel",
+        "the core replaced itself with",
+        # …and a broken core build is rolled back, node still kept.
+        "and quarantined (the new core stopped before it was committed); node pid",
         "core exited with code 0; node state: stopped",
         "demo complete",
     ):
