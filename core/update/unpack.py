@@ -42,19 +42,8 @@ def unpack_release(
     archive: Path, dest_dir: Path, *, binary_name: str, max_size: int = DEFAULT_MAX_SIZE
 ) -> Path:
     """Extract ``binary_name`` from ``archive`` into ``dest_dir``; return its path."""
-    try:
-        zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise UnpackError(f"{archive.name} is not a valid zip archive ({exc})") from None
-    with zf:
-        members = zf.infolist()
-        for info in members:
-            check_member_name(info.filename)
-            mode = info.external_attr >> 16
-            if stat.S_ISLNK(mode):
-                raise UnpackError(f"archive entry {info.filename!r} is a symbolic link")
-            if info.flag_bits & 0x1:
-                raise UnpackError(f"archive entry {info.filename!r} is encrypted")
+    with _open_zip(archive) as zf:
+        members = _checked_members(zf)
         files = [i for i in members if not i.is_dir()]
         if len(files) != 1 or len(members) != 1:
             names = ", ".join(repr(i.filename) for i in members[:5])
@@ -79,6 +68,25 @@ def unpack_release(
             target.unlink(missing_ok=True)
             raise
     return target
+
+
+def _open_zip(archive: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UnpackError(f"{archive.name} is not a valid zip archive ({exc})") from None
+
+
+def _checked_members(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """Every entry, refused when one is outside the folder, a link or encrypted."""
+    members = zf.infolist()
+    for info in members:
+        check_member_name(info.filename)
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise UnpackError(f"archive entry {info.filename!r} is a symbolic link")
+        if info.flag_bits & 0x1:
+            raise UnpackError(f"archive entry {info.filename!r} is encrypted")
+    return members
 
 
 def _extract(
@@ -167,18 +175,8 @@ def _unpack_tar_bundle(archive: Path, dest_dir: Path, max_size: int) -> None:
 
 
 def _unpack_zip_bundle(archive: Path, dest_dir: Path, max_size: int) -> None:
-    try:
-        zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise UnpackError(f"{archive.name} is not a valid zip archive ({exc})") from None
-    with zf:
-        members = zf.infolist()
-        for info in members:
-            check_member_name(info.filename)
-            if stat.S_ISLNK(info.external_attr >> 16):
-                raise UnpackError(f"archive entry {info.filename!r} is a symbolic link")
-            if info.flag_bits & 0x1:
-                raise UnpackError(f"archive entry {info.filename!r} is encrypted")
+    with _open_zip(archive) as zf:
+        members = _checked_members(zf)
         top = _top_folder([i.filename for i in members], archive)
         if sum(i.file_size for i in members) > max_size:
             raise UnpackError(f"{archive.name} would unpack to more than {max_size} bytes")

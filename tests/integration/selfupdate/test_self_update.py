@@ -7,6 +7,7 @@ versions (core/selfupdate/devbuild.py), and the demo node.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from nodekeeper.core import __version__
+from nodekeeper.core.selfupdate.manifest import this_platform
 from tests.fixtures.nginx import NginxServer
 from tests.helpers import CoreHarness, wait_until
 from tests.integration.selfupdate.support import (
@@ -78,6 +80,13 @@ def test_the_core_updates_itself_and_the_node_keeps_its_pid_and_every_line(
     assert saved["quarantined"] == []
     assert status["self_update"]["current"] == "0.2.1"
     assert not (core.data_dir / "handover.json").exists()
+    folder = core.data_dir / "core" / "versions" / "0.2.1"
+    manifest = json.loads((folder / "nodekeeper-bundle.json").read_text())
+    assert (manifest["version"], manifest["platform"]) == ("0.2.1", this_platform())
+    # Both versions and update states, one line each.
+    text = nodekeeper("status", "--config", str(core.config_path)).stdout
+    assert any(line.startswith("updates   on,") for line in text.splitlines()), text
+    assert any(line.startswith("core      0.2.1, self-update on,") for line in text.splitlines())
     # No line lost or written twice across the switch: the demo node numbers its lines.
     assert core.stop() == 0
     numbers = node_numbers(core)
