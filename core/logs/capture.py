@@ -292,7 +292,7 @@ def _wake_pipe() -> tuple[int | None, int | None]:
 
 def _waiter(fd: int, wake_fd: int | None) -> Any:
     """A poll object on the pipe and the wake-up pipe (POSIX), or None (Windows)."""
-    if wake_fd is None:
+    if wake_fd is None or sys.platform == "win32":
         return None
     import select
 

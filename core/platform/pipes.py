@@ -71,6 +71,8 @@ def records(pipes: NodePipes) -> tuple[PipeRecord, ...]:
 def reopen(pid: int, record: PipeRecord) -> int | None:
     """A new read fd on the pipe the node ``pid`` holds, or None when it is not there
     (another process, the fd closed, no permission to look)."""
+    if sys.platform == "win32":
+        return None
     path = f"/proc/{pid}/fd/{record.fd}"
     try:
         if os.readlink(path) != f"pipe:[{record.inode}]":

@@ -65,7 +65,7 @@ def main(argv: Sequence[str]) -> int:
             file=sys.stderr,
             flush=True,
         )
-        os.kill(args.pid, signal.SIGKILL)
+        os.kill(args.pid, getattr(signal, "SIGKILL", signal.SIGTERM))  # Windows: terminates
     return 0
 
 
