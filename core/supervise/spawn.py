@@ -87,7 +87,7 @@ def spawn_node(
     the call that lets it run (it waits until its pid is recorded: :class:`StartBarrier`)."""
     request = SpawnRequest(
         argv=plan.argv,
-        env={**os.environ, **node.env},
+        env={**node_environment(), **node.env},
         cwd=node.workdir,
         stdout=None,
         stderr=None,
@@ -126,6 +126,13 @@ def spawn_node(
         return popen, records, lambda: None
     barrier.close_read_end()
     return popen, records, barrier.go
+
+
+def node_environment() -> dict[str, str]:
+    """The core's environment without what only nodekeeper itself reads."""
+    from nodekeeper.core.version import BUNDLE_DIR_ENV, PACKAGED_ENV
+
+    return {k: v for k, v in os.environ.items() if k not in (BUNDLE_DIR_ENV, PACKAGED_ENV)}
 
 
 class StartBarrier:
