@@ -43,7 +43,9 @@ COMPRESS_WORKERS = max(1, min(2, os.cpu_count() or 1))
 
 
 class LogCapture:
-    def __init__(self, settings: LogsConfig, instance: str, bus: EventBus) -> None:
+    def __init__(
+        self, settings: LogsConfig, instance: str, bus: EventBus, *, count_lines: bool = True
+    ) -> None:
         self._settings = settings
         self._instance = instance
         self._bus = bus
@@ -53,7 +55,12 @@ class LogCapture:
             on_done=self._prune, busy=self._backlogged, workers=COMPRESS_WORKERS
         )
         self._writer = LogWriter(
-            settings, instance, self._prefix, publish=self._publish, compressor=self._compressor
+            settings,
+            instance,
+            self._prefix,
+            publish=self._publish,
+            compressor=self._compressor,
+            count_lines=count_lines,
         )
         self._readers: list[threading.Thread] = []
         self._total_bytes = files.TotalBytes(self._dir, instance)
@@ -101,7 +108,10 @@ class LogCapture:
 
     @property
     def written_lines(self) -> int:
-        """Node log lines written so far (for metrics; not in the status object)."""
+        """Node log lines written so far (for metrics; not in the status object).
+
+        Always 0 when made with ``count_lines=False`` (no metrics endpoint).
+        """
         return self._writer.written_lines
 
     def status(self) -> dict[str, object]:
