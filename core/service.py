@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import gc
 import logging
 import signal
 from pathlib import Path
@@ -121,10 +120,6 @@ async def serve(core: Core) -> int:
         "updater": updating,
         "systemd notifier": systemd,
     }
-    # Everything made while starting (modules, classes, the config) lives as long as the
-    # core: moved out of the collector's reach, the full collections that a long-running
-    # core's small allocations trigger from time to time no longer walk through it.
-    gc.freeze()
     failure = await until_stop_or_failure(parts, stop, may_return={"systemd notifier"})
     if failure is not None:
         _log_part_failure(failure)
