@@ -244,7 +244,8 @@ def build_core(config: Config, start: CoreStart | None = None) -> Core:
     adopt_initial_binary(config, store, states)
     check_command_runnable(config, states, store)
     platform = current_platform()
-    capture = LogCapture(config.logs, config.instance, bus)
+    # Lines are counted only for the metrics endpoint: counting costs a scan of every byte.
+    capture = LogCapture(config.logs, config.instance, bus, count_lines=bool(config.metrics.listen))
     recovery = recover(states.load(), store.installed())
     if recovery.changes:
         _log.warning("%s", recovery.message)

@@ -22,7 +22,9 @@ from nodekeeper.core.fsutil import write_atomic
 # The core's log lines keep the source name they have always carried.
 _log = logging.getLogger("nodekeeper.core.service")
 
-STATUS_HEARTBEAT = 10.0
+# Only uptime_s and logs.bytes change without an event; a minute-old figure for them
+# is enough for a file, and every wake-up of an idle core costs CPU.
+STATUS_HEARTBEAT = 60.0
 STATUS_SETTLE = 0.05
 
 

@@ -89,6 +89,7 @@ class LogWriter:
         retry_interval: float = RETRY_INTERVAL,
         stall_timeout: float = STALL_TIMEOUT,
         clock: Callable[[], float] = time.time,
+        count_lines: bool = True,
     ) -> None:
         self._settings = settings
         self._dir = Path(settings.dir)
@@ -113,7 +114,10 @@ class LogWriter:
         self._episode_reasons: list[str] = []
         self._dropped_total = 0
         # Node lines written so far; only the writer thread adds to it (metrics read it).
+        # Counting scans every byte under the GIL (a tenth of a second per 300 MB),
+        # so it is done only when something reads the figure.
         self.written_lines = 0
+        self._count_lines = count_lines
 
         self._fd: int | None = None
         self._size = 0
@@ -244,7 +248,8 @@ class LogWriter:
             except _WriteFailed as failure:
                 raise _WriteFailed(failure.reason, data.count(b"\n")) from None
             self._write_lines(data)
-            self.written_lines += data.count(b"\n")
+            if self._count_lines:
+                self.written_lines += data.count(b"\n")
         except _WriteFailed as failure:
             with self._cond:
                 first = self._episode_lines == 0

@@ -49,3 +49,17 @@ def test_lines_put_after_close_are_counted_as_dropped(tmp_path: Path) -> None:
     assert not writer.put(b"late 1\nlate 2\n")
     assert writer.dropped_lines == 2
     assert (tmp_path / "node.log").read_bytes() == b"kept\n"
+
+
+def test_written_lines_are_counted_only_when_asked_for(tmp_path: Path) -> None:
+    counted = LogWriter(settings(tmp_path / "a"), "node", "node")
+    uncounted = LogWriter(settings(tmp_path / "b"), "node", "node", count_lines=False)
+    for writer in (counted, uncounted):
+        writer.start()
+        assert writer.put(b"one\ntwo\n")
+        assert writer.put(b"three\n")
+        assert writer.flush(10)
+        writer.close()
+    assert counted.written_lines == 3
+    assert uncounted.written_lines == 0
+    assert (tmp_path / "b" / "node.log").read_bytes() == b"one\ntwo\nthree\n"

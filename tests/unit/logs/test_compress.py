@@ -88,3 +88,46 @@ def test_compressor_thread_compresses_in_queue_order_and_reports_each(tmp_path: 
         compressor.close()
     assert len(done) == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name + ".gz" for p in paths)
+
+
+def test_two_workers_compress_every_archive(tmp_path: Path) -> None:
+    done: list[int] = []
+    compressor = Compressor(on_done=lambda: done.append(1), workers=2)
+    compressor.start()
+    try:
+        paths = [make_archive(tmp_path, "node", NOW + i, b"y\n" * 100_000) for i in range(6)]
+        for path in paths:
+            compressor.submit(path)
+        assert compressor.wait_idle(30)
+    finally:
+        compressor.close()
+    assert len(done) == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name + ".gz" for p in paths)
+    for path in paths:
+        assert gzip.decompress((tmp_path / (path.name + ".gz")).read_bytes()) == b"y\n" * 100_000
+
+
+def test_a_failed_archive_waits_for_its_retry_with_two_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nodekeeper.core.logs.compress as compress
+
+    attempts: list[Path] = []
+
+    def failing(path: Path, *args: object) -> Path:
+        attempts.append(path)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(compress, "compress_file", failing)
+    compressor = Compressor(workers=2)
+    compressor.start()
+    try:
+        compressor.submit(make_archive(tmp_path, "node", NOW, b"z\n"))
+        compressor.submit(make_archive(tmp_path, "node", NOW + 1, b"z\n"))
+        assert compressor.wait_idle(30)
+        # The other worker's wake-up must not retry at once (that would spin).
+        with compressor._lock:
+            assert not compressor._lock.wait_for(lambda: len(attempts) > 2, 0.3)
+    finally:
+        compressor.close()
+    assert len(attempts) == 2
