@@ -125,7 +125,7 @@ class ControlHandlers:
 
     async def roll_back_core(self, dry_run: bool = False) -> dict[str, Any]:
         from nodekeeper.core.selfupdate.handover import SwitchFailed
-        from nodekeeper.core.selfupdate.switch import begin_switch, prepare_switch, rollback_target
+        from nodekeeper.core.selfupdate.switch import prepare_switch, rollback_target
         from nodekeeper.core.version import running_version
 
         running = running_version()
@@ -143,10 +143,17 @@ class ControlHandlers:
         except SwitchFailed as exc:
             raise OperationFailed(str(exc)) from None
         # After this answer is on its way: the switch ends the socket.
-        asyncio.get_running_loop().call_later(
-            ANSWER_FIRST, lambda: begin_switch(self.core, handover, quarantine=running)
-        )
+        asyncio.get_running_loop().call_later(ANSWER_FIRST, self._roll_back, handover, running)
         return answer
+
+    def _roll_back(self, handover: Any, running: str) -> None:
+        from nodekeeper.core.selfupdate.handover import SwitchFailed
+        from nodekeeper.core.selfupdate.switch import begin_switch
+
+        try:
+            begin_switch(self.core, handover, quarantine=running)
+        except SwitchFailed as exc:
+            _log.warning("core rollback to %s not done: %s", handover.version, exc)
 
     async def reload(self, restart_node: bool) -> dict[str, Any]:
         return await apply_reload(self.core, restart_node)

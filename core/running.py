@@ -70,6 +70,8 @@ class Core:
     # or a new core that failed its probation (leave_running only).
     handover: Handover | None = None
     leave_running: bool = False
+    # SIGTERM/SIGINT arrived: it wins over a hand-over that was about to happen.
+    stop_requested: bool = False
     # The partial lines the log readers held when they stopped, by pipe inode.
     held_partials: dict[int, bytes] = dataclasses.field(default_factory=dict)
     _stop: asyncio.Event | None = None
@@ -82,6 +84,16 @@ class Core:
         """End the core for a switch, leaving the node running for the new core."""
         self.handover = handover
         self.leave(why="switch")
+
+    def abandon_handover(self) -> None:
+        """A stop came first: forget the switch (it is retried later) and stop as usual."""
+        if self.handover is not None:
+            saved = self.states.load().self_update
+            trying = saved.trying
+            if trying is not None and trying.version == self.handover.version:
+                self.states.update(self_update=dataclasses.replace(saved, trying=None))
+        self.handover = None
+        self.leave_running = False
 
     def leave(self, why: str) -> None:
         """End the core without stopping the node (a later core takes it over)."""

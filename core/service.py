@@ -31,6 +31,7 @@ from nodekeeper.core.limits import raise_open_file_limit
 from nodekeeper.core.logs.capture import LogCapture
 from nodekeeper.core.parts import PartFailure, until_stop_or_failure
 from nodekeeper.core.platform import current_platform, sdnotify
+from nodekeeper.core.platform import pipes as node_pipes
 from nodekeeper.core.platform.stop_signals import on_reload_request, on_stop_request
 from nodekeeper.core.reloading import reload_on_signal
 from nodekeeper.core.rollout_id import resolve_rollout_id
@@ -39,7 +40,12 @@ from nodekeeper.core.selfupdate.checker import SelfUpdater
 from nodekeeper.core.selfupdate.source import open_self_update_source
 from nodekeeper.core.selfupdate.start import CoreStart
 from nodekeeper.core.selfupdate.store import CoreStore
-from nodekeeper.core.selfupdate.switch import ProbationFailed, commit_when_ready, switch_core
+from nodekeeper.core.selfupdate.switch import (
+    ProbationFailed,
+    commit_when_ready,
+    confirm_started,
+    switch_core,
+)
 from nodekeeper.core.state import StateStore
 from nodekeeper.core.status_file import StatusChanges, write_json_atomic, write_status_forever
 from nodekeeper.core.supervise.health import probe
@@ -78,7 +84,12 @@ async def serve(core: Core) -> int:
     ignore_sigpipe()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    on_stop_request(loop, stop.set)  # SIGTERM/SIGINT; Ctrl+C/Ctrl+Break on Windows
+
+    def stop_requested() -> None:
+        core.stop_requested = True
+        stop.set()
+
+    on_stop_request(loop, stop_requested)  # SIGTERM/SIGINT; Ctrl+C/Ctrl+Break on Windows
     core.attach_stop(stop)
     config = core.config
     server = ControlServer(
@@ -116,7 +127,10 @@ async def serve(core: Core) -> int:
     on_reload_request(loop, reload)
     status_path = config.paths.data_dir / "status.json"
     # Created first, so it is listening before the supervisor starts the node.
-    systemd = asyncio.create_task(sdnotify.report_to_systemd(core.bus), name="sd_notify")
+    systemd = asyncio.create_task(
+        sdnotify.report_to_systemd(core.bus, stopping=lambda: core.handover is None),
+        name="sd_notify",
+    )
     supervising = asyncio.create_task(core.supervisor.run(), name="supervisor")
     status_writer = asyncio.create_task(
         write_status_forever(core.status, core.changes, core.bus, status_path), name="status"
@@ -134,10 +148,14 @@ async def serve(core: Core) -> int:
         parts["core probation"] = asyncio.create_task(
             _probation(core, core.start.on_probation), name="core probation"
         )
+    elif core.states.load().self_update.start_attempts:
+        parts["core probation"] = asyncio.create_task(confirm_started(core), name="core probation")
     failure = await until_stop_or_failure(
         parts, stop, may_return={"systemd notifier", "core probation"}
     )
-    if failure is None and core.leave_running:
+    if failure is None and core.leave_running and core.stop_requested:
+        core.abandon_handover()  # the operator's stop wins: stop the node as asked
+    elif failure is None and core.leave_running:
         await _leave_node_running(core, parts, server, endpoint)
         return 0 if core.handover is not None else EXIT_PART_FAILED
     if failure is not None:
@@ -180,11 +198,18 @@ async def _leave_node_running(
     endpoint: MetricsEndpoint | None,
 ) -> None:
     """End every part but leave the node running, its pipes full of what it still says."""
-    for task in parts.values():
-        task.cancel()
-    for task in parts.values():
+    keep_node = node_pipes.can_reopen()
+    for name, task in parts.items():
+        if keep_node or name != "supervisor":
+            task.cancel()
+    for name, task in parts.items():
+        if keep_node or name != "supervisor":
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+    if not keep_node:  # no /proc to reopen its pipes through: the node restarts once
+        await core.supervisor.shutdown()
         with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+            await parts["supervisor"]
     await server.close()
     held = await asyncio.get_running_loop().run_in_executor(None, core.capture.detach)
     if held is None:

@@ -78,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
             from nodekeeper.core.selfupdate.exec_switch import hand_over
 
             code = hand_over(core, core.handover, lock, core_args)  # returns only on failure
+        elif core.leave_running:
+            from nodekeeper.core.selfupdate.exec_switch import leave_record
+
+            leave_record(core)
     finally:
         lock.release()
     return code

@@ -149,6 +149,17 @@ class Platform(abc.ABC):
 NOT_A_CHILD_POLL = 1.0
 
 
+def reap_if_zombie(pid: int) -> None:
+    """Collect ``pid`` if it is our child and has exited: a node that ended while this
+    process exec'd a new core is a zombie nobody else will collect."""
+    if sys.platform == "win32":
+        return
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except (ChildProcessError, OSError):
+        pass
+
+
 def wait_any_process(pid: int) -> int | None:
     """Block until ``pid`` is gone: its return code when it is our child, else None."""
     if hasattr(os, "waitpid") and sys.platform != "win32":

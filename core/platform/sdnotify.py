@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from nodekeeper.core.events import Event, EventBus
 
@@ -76,8 +76,15 @@ class Notifier:
         return True
 
 
-async def report_to_systemd(bus: EventBus, notifier: Notifier | None = None) -> None:
-    """Run for the core's lifetime: READY=1 once, WATCHDOG=1 on time, STOPPING=1 at the end."""
+async def report_to_systemd(
+    bus: EventBus,
+    notifier: Notifier | None = None,
+    *,
+    stopping: Callable[[], bool] = lambda: True,
+) -> None:
+    """Run for the core's lifetime: READY=1 once, WATCHDOG=1 on time, STOPPING=1 at the end
+    unless ``stopping()`` says the service goes on (a new core exec'd in this process:
+    systemd would otherwise wait for an exit that never comes, then kill the node)."""
     notifier = Notifier() if notifier is None else notifier
     if not notifier.enabled:
         return
@@ -107,4 +114,5 @@ async def report_to_systemd(bus: EventBus, notifier: Notifier | None = None) -> 
                 await asyncio.Event().wait()  # nothing more to say until cancelled
     finally:
         unsubscribe()
-        notifier.send("STOPPING=1")
+        if stopping():
+            notifier.send("STOPPING=1")

@@ -68,6 +68,17 @@ def hand_over(core: Core, handover: Handover, lock: DataDirLock, args: Sequence[
     return EXIT_SWITCH_FAILED
 
 
+def leave_record(core: Core) -> None:
+    """A core that ends without stopping the node (failed probation): the partial lines its
+    readers held go to whichever core takes the node over next."""
+    version = running_version()
+    record = HandoverRecord(os.getpid(), version, version, core.held_partials, utc_now_iso())
+    try:
+        write_record(core.config.paths.data_dir, record)
+    except OSError as exc:
+        _log.warning("cannot write the hand-over record: %s", exc.strerror or exc)
+
+
 def _start_guard(core: Core, version: str) -> int | None:
     import psutil
 

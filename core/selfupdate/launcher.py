@@ -21,6 +21,9 @@ from nodekeeper.core.selfupdate.state import SelfUpdateState
 
 # Interrupted hand-overs to one version before it is quarantined.
 HANDOVER_ATTEMPTS = 2
+# Starts of the committed core in a row that never came up before the packaged core
+# runs instead (and quarantines it): a core that crash-loops at start is never stuck.
+START_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,29 @@ def choose(
     if current not in installed:
         missing = f"core {current} is recorded as current but is not installed; running {running}"
         return LaunchChoice(state, None, _join(message, missing), rolled_back)
-    return LaunchChoice(state, current, message, rolled_back)
+    if state.start_attempts >= START_ATTEMPTS:
+        gave_up = (
+            f"core {current} was started {state.start_attempts} times and never came up; "
+            f"quarantined it, running core {running} (the packaged one)"
+        )
+        quarantined = state.quarantined
+        if current not in quarantined:
+            quarantined = (*quarantined, current)
+        state = dataclasses.replace(
+            state,
+            current=None,
+            previous=current,
+            quarantined=quarantined,
+            start_attempts=0,
+            last_failure={
+                "version": current,
+                "reason": "it did not come up in several starts in a row",
+                "time": now_iso,
+            },
+        )
+        return LaunchChoice(state, None, _join(message, gave_up), current)
+    counted = dataclasses.replace(state, start_attempts=state.start_attempts + 1)
+    return LaunchChoice(counted, current, message, rolled_back)
 
 
 def _failed_switch(

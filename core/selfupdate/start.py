@@ -23,6 +23,7 @@ from nodekeeper.core.selfupdate.handover import (
     LAUNCHED_ENV,
     exec_core,
     read_record,
+    remove_record,
 )
 from nodekeeper.core.selfupdate.launcher import choose
 from nodekeeper.core.selfupdate.store import CoreStore
@@ -54,6 +55,7 @@ def settle_start(
     states = StateStore(data_dir / "state.json", config.source)
     saved = states.load()
     record = read_record(data_dir)
+    remove_record(data_dir)  # read once: its partial lines go to this core's readers only
     handed_over = HANDOVER_ENV in private and record is not None and record.core_pid == os.getpid()
     store = CoreStore(data_dir)
     running = running_version()

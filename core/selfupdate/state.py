@@ -66,6 +66,8 @@ class SelfUpdateState:
     last_check: float | None = None
     next_check: float | None = None
     last_failure: Mapping[str, Any] | None = None  # {"version", "reason", "time"}
+    # Starts of ``current`` by the launcher step since it last came up (core/selfupdate/launcher.py).
+    start_attempts: int = 0
     # Fields written by a newer nodekeeper, kept untouched.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -89,6 +91,14 @@ class SelfUpdateState:
             ):
                 raise ValueError(f"{name!r} must be a time in seconds or null, got {value!r}")
         _check_failure(self.last_failure)
+        if (
+            not isinstance(self.start_attempts, int)
+            or isinstance(self.start_attempts, bool)
+            or self.start_attempts < 0
+        ):
+            raise ValueError(
+                f"'start_attempts' must be a count of at least 0, got {self.start_attempts!r}"
+            )
         if not isinstance(self.extra, Mapping) or _KNOWN & set(self.extra):
             raise ValueError("'extra' must hold only keys this version does not know")
 
@@ -104,6 +114,8 @@ class SelfUpdateState:
             next_check=self.next_check,
             last_failure=None if self.last_failure is None else dict(self.last_failure),
         )
+        if self.start_attempts:  # written only when set, so older files read the same
+            data["start_attempts"] = self.start_attempts
         return data
 
     @classmethod
@@ -124,6 +136,7 @@ class SelfUpdateState:
             last_check=data.get("last_check"),
             next_check=data.get("next_check"),
             last_failure=data.get("last_failure"),
+            start_attempts=data.get("start_attempts", 0),
             extra={k: v for k, v in data.items() if k not in _KNOWN},
         )
 
@@ -138,6 +151,7 @@ _KNOWN = frozenset(
         "last_check",
         "next_check",
         "last_failure",
+        "start_attempts",
     }
 )
 

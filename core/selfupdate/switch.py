@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -62,18 +63,34 @@ async def switch_core(core: Core, version: str) -> None:
 
 async def prepare_switch(core: Core, version: str, command: tuple[str, ...]) -> Handover:
     """Check that the node can be handed over now and that the new core starts."""
-    node_state = core.supervisor.status().get("state")
-    if node_state not in HANDOVER_STATES:
-        raise SwitchFailed(f"the node is {node_state}; the core switches once it runs")
-    if core.updater.busy():
-        raise SwitchFailed("a node update is in progress; the core switches after it")
+    if sys.platform == "win32":
+        raise SwitchFailed(
+            f"core {version} is installed; switching a running core needs the Windows "
+            "service host, which this version does not have yet"
+        )
+    check_switch_now(core)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, smoke_test_core, command, version)
     return Handover(version, command)
 
 
+def check_switch_now(core: Core) -> None:
+    """SwitchFailed unless the node can be handed over as it is right now."""
+    if core.stop_requested or core.leave_running:
+        raise SwitchFailed("the core is stopping")
+    node_state = core.supervisor.status().get("state")
+    if node_state not in HANDOVER_STATES:
+        raise SwitchFailed(f"the node is {node_state}; the core switches once it runs")
+    if core.updater.busy():
+        raise SwitchFailed("a node update is in progress; the core switches after it")
+
+
 def begin_switch(core: Core, handover: Handover, *, quarantine: str | None = None) -> None:
-    """Record the switch and end this core without stopping the node (run.py exec's)."""
+    """Record the switch and end this core without stopping the node (run.py exec's).
+
+    Checked again here: the start test ran for a while, and the node may have
+    crashed or an update begun meanwhile (SwitchFailed then)."""
+    check_switch_now(core)
     saved = core.states.load().self_update
     trying = Trying(handover.version, saved.current, utc_now_iso(), "handing-over")
     quarantined = saved.quarantined
@@ -100,7 +117,12 @@ def rollback_target(core: Core) -> tuple[str, tuple[str, ...]]:
     if previous is not None and previous not in saved.quarantined and store.has(previous):
         return previous, (str(store.executable(previous)),)
     packaged = packaged_core()
-    if saved.current is None or packaged is None or packaged[0] == running_version():
+    if (
+        saved.current is None
+        or packaged is None
+        or packaged[0] == running_version()
+        or packaged[0] in saved.quarantined
+    ):
         raise SwitchFailed(
             f"there is no earlier core to go back to: core {running_version()} is the packaged one"
         )
@@ -155,9 +177,23 @@ async def commit_when_ready(core: Core, version: str, within: float) -> None:
     )
 
 
+async def confirm_started(core: Core) -> None:
+    """A launched current core: once it is up, its starts no longer count as failed."""
+    loop = asyncio.get_running_loop()
+    socket = str(core.config.paths.socket)
+    version = running_version()
+    while not (_node_in_hand(core) and await loop.run_in_executor(None, _answers, socket, version)):
+        await asyncio.sleep(READY_POLL)
+    saved = core.states.load().self_update
+    if saved.start_attempts:
+        core.states.update(self_update=dataclasses.replace(saved, start_attempts=0))
+
+
 def _node_in_hand(core: Core) -> bool:
+    """The supervisor has the node: taken over or started (or held by the operator); a node
+    that crashes meanwhile is the node's trouble, not the new core's."""
     status = core.supervisor.status()
-    return bool(status.get("stopped_by_operator")) or status.get("pid") is not None
+    return bool(status.get("stopped_by_operator")) or status.get("state") != "stopped"
 
 
 def _answers(socket: str, version: str) -> bool:

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 
 from nodekeeper.core.config import NodeConfig
-from nodekeeper.core.platform.base import Platform, ProcessIdentity
+from nodekeeper.core.platform.base import Platform, ProcessIdentity, reap_if_zombie
 from nodekeeper.core.supervise.clock import Clock, wait_for
 from nodekeeper.core.supervise.pidfile import PidFile, same_process
 from nodekeeper.core.supervise.process import ExitInfo, NodeRun, exit_info_from_returncode
@@ -86,6 +86,8 @@ async def stop_previous_node(
     recorded = pidfile.read()
     if recorded is None:
         return
+    if platform.status(recorded.pid) == "zombie":
+        reap_if_zombie(recorded.pid)
     live = platform.identity(recorded.pid)
     if same_process(recorded, live):
         _log.warning(

@@ -43,6 +43,8 @@ def take_over(
     record = pidfile.read_record()
     if record is None or not record.pipes or stdio is None:
         return None
+    if platform.status(record.ident.pid) == "zombie":
+        return None  # it ended meanwhile: stopping the previous node collects it
     live = platform.identity(record.ident.pid)
     if not same_process(record.ident, live):
         return None
@@ -61,7 +63,11 @@ def take_over(
             record.ident.pid,
         )
         return None
-    stdio.adopt_pipes([(pipe.stream, fd, partials.get(pipe.inode, b"")) for pipe, fd in opened])
+    try:
+        stdio.adopt_pipes([(pipe.stream, fd, partials.get(pipe.inode, b"")) for pipe, fd in opened])
+    except BaseException:
+        _close_all(opened)
+        raise
     started_at = now
     if record.started is not None:  # keep the uptime the previous core showed
         started_at = now - max(0.0, time.time() - record.started)
@@ -81,9 +87,13 @@ def _reopen_all(record: NodeRecord) -> list[tuple[node_pipes.PipeRecord, int]] |
     for pipe in record.pipes:
         fd = node_pipes.reopen(record.ident.pid, pipe)
         if fd is None:
-            for _, done in opened:
-                with contextlib.suppress(OSError):
-                    os.close(done)
+            _close_all(opened)
             return None
         opened.append((pipe, fd))
     return opened
+
+
+def _close_all(opened: list[tuple[node_pipes.PipeRecord, int]]) -> None:
+    for _, fd in opened:
+        with contextlib.suppress(OSError):
+            os.close(fd)

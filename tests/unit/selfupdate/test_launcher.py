@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from nodekeeper.core.selfupdate.launcher import HANDOVER_ATTEMPTS, choose
+from nodekeeper.core.selfupdate.launcher import HANDOVER_ATTEMPTS, START_ATTEMPTS, choose
 from nodekeeper.core.selfupdate.state import SelfUpdateState, Trying
 
 NOW = "2026-12-01T20:00:00.000Z"
@@ -119,3 +119,20 @@ def test_a_new_core_that_could_not_even_start_after_the_exec_is_quarantined_at_o
     )
     assert choice.state.quarantined == ("0.3.0",)
     assert choice.rolled_back == "0.3.0"
+
+
+def test_each_start_of_the_current_core_is_counted_until_it_comes_up() -> None:
+    choice = decide(SelfUpdateState(current="0.3.0"), installed={"0.3.0"})
+    assert choice.exec_version == "0.3.0"
+    assert choice.state.start_attempts == 1
+
+
+def test_a_current_core_that_never_comes_up_gives_way_to_the_packaged_one() -> None:
+    state = SelfUpdateState(current="0.3.0", previous="0.2.5", start_attempts=START_ATTEMPTS)
+    choice = decide(state, installed={"0.2.5", "0.3.0"})
+    assert choice.exec_version is None  # the packaged core runs
+    assert choice.state.current is None
+    assert choice.state.quarantined == ("0.3.0",)
+    assert choice.state.start_attempts == 0
+    assert choice.rolled_back == "0.3.0"
+    assert "never came up" in (choice.message or "")
