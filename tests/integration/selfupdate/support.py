@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -12,6 +13,18 @@ from nodekeeper.core.selfupdate.devbuild import pack_bundle, write_dev_bundle
 from nodekeeper.core.selfupdate.manifest import this_platform
 from tests.helpers import CoreHarness, wait_until
 from tests.integration.update.release_repo import ReleaseRepo, configure_updates, nodekeeper
+
+
+def add_core_release(
+    repo: ReleaseRepo, version: str, archive: Path, *, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """``nodekeeper release add --process nodekeeper`` for this platform."""
+    return nodekeeper(
+        "release", "add", str(repo.dir), "--key-file", str(repo.keys),
+        "--process", "nodekeeper", "--version", version,
+        "--platform", this_platform(), "--file", str(archive),
+        check=check,
+    )  # fmt: skip
 
 
 class CoreReleases(ReleaseRepo):
@@ -29,12 +42,7 @@ class CoreReleases(ReleaseRepo):
         return pack_bundle(folder)
 
     def publish_core(self, version: str, **build: Any) -> None:
-        archive = self.build_core(version, **build)
-        nodekeeper(
-            "release", "add", str(self.dir), "--key-file", str(self.keys),
-            "--process", "nodekeeper", "--version", version,
-            "--platform", this_platform(), "--file", str(archive),
-        )  # fmt: skip
+        add_core_release(self, version, self.build_core(version, **build))
         nodekeeper(
             "release", "channel", str(self.dir), "--key-file", str(self.keys),
             "--process", "nodekeeper", "--suggested", version, "--rollout", "100",

@@ -15,6 +15,7 @@ from nodekeeper.core.platform.ids import platform_id
 from tests.fixtures.core_bundles import core_bundle
 from tests.fixtures.nginx import NginxServer
 from tests.helpers import CoreHarness, wait_until
+from tests.integration.selfupdate.support import add_core_release
 from tests.integration.update.release_repo import (
     ReleaseRepo,
     configure_updates,
@@ -26,22 +27,7 @@ NEW_CORE = "9.9.0"  # newer than any running core
 
 
 def publish_core(repo: ReleaseRepo, version: str, archive: Path, *, check: bool = True) -> Any:
-    return nodekeeper(
-        "release",
-        "add",
-        str(repo.dir),
-        "--key-file",
-        str(repo.keys),
-        "--process",
-        "nodekeeper",
-        "--version",
-        version,
-        "--platform",
-        platform_id(),
-        "--file",
-        str(archive),
-        check=check,
-    )
+    return add_core_release(repo, version, archive, check=check)
 
 
 @pytest.fixture
