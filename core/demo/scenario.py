@@ -441,19 +441,16 @@ class Demo:
         self.wait(f"core {version}", committed, timeout)
 
     def self_updates(self) -> dict[str, Any]:
-        try:
-            status = json.loads((self.data_dir / "status.json").read_text())
-            saved: dict[str, Any] = status["self_update"]
-            return saved
-        except (OSError, ValueError, KeyError):
-            return {}
+        return self.status_part("self_update")
 
     def updates(self) -> dict[str, Any]:
+        return self.status_part("updates")
+
+    def status_part(self, key: str) -> dict[str, Any]:
+        """One part of the status object the core last wrote, or {}."""
         try:
-            updates: dict[str, Any] = json.loads((self.data_dir / "status.json").read_text())[
-                "updates"
-            ]
-            return updates
+            part: dict[str, Any] = json.loads((self.data_dir / "status.json").read_text())[key]
+            return part
         except (OSError, ValueError, KeyError):
             return {}
 

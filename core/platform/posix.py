@@ -16,16 +16,15 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 
 import psutil
 
 from nodekeeper.core.config import LimitsConfig
+from nodekeeper.core.config.program import program_problem
 from nodekeeper.core.errors import AlreadyRunning
 from nodekeeper.core.platform import cgroup
 from nodekeeper.core.platform.base import (
@@ -64,18 +63,6 @@ def _account_ids(
 # The node's first moments with a start barrier: wait for the core's go (its stdin),
 # give up if the core died before it (EOF), then become the node with stdin /dev/null.
 WAIT_FOR_GO = ("/bin/sh", "-c", 'read -r go || exit 71; exec "$@" </dev/null')
-
-
-def _check_runnable(program: str, env: Mapping[str, str], cwd: Path | None) -> None:
-    """Raise what exec would (ENOENT, EACCES) before the shell stands in for the program."""
-    if os.sep in program:
-        path = Path(program) if cwd is None or os.path.isabs(program) else cwd / program
-        if not path.exists():
-            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
-        if path.is_dir() or not os.access(path, os.X_OK):
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), program)
-    elif shutil.which(program, path=env.get("PATH", os.defpath)) is None:
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
 
 
 def _inherited_lock(lock_path: Path, inherited: str | None) -> int | None:
@@ -167,7 +154,14 @@ class PosixPlatform(Platform):
         argv = list(request.argv)
         stdin: int = subprocess.DEVNULL
         if request.barrier is not None:
-            _check_runnable(argv[0], request.env, request.cwd)
+            # What exec would have refused, said before the shell stands in for the program.
+            problem = program_problem(
+                argv[0],
+                cwd=request.cwd or Path.cwd(),
+                search_path=request.env.get("PATH", os.defpath),
+            )
+            if problem is not None:
+                raise OSError(problem)
             argv = [*WAIT_FOR_GO, argv[0], *argv]
             stdin = request.barrier
         return subprocess.Popen(

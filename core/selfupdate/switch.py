@@ -166,7 +166,7 @@ async def commit_when_ready(core: Core, version: str, within: float) -> None:
     deadline = loop.time() + within
     socket = str(core.config.paths.socket)
     while loop.time() < deadline:
-        if _node_in_hand(core) and await loop.run_in_executor(None, _answers, socket, version):
+        if await _up(core, version):
             commit(core, version)
             guard = core.start.guard_pid if core.start is not None else None
             await loop.run_in_executor(None, reap_guard, guard)
@@ -179,14 +179,20 @@ async def commit_when_ready(core: Core, version: str, within: float) -> None:
 
 async def confirm_started(core: Core) -> None:
     """A launched current core: once it is up, its starts no longer count as failed."""
-    loop = asyncio.get_running_loop()
-    socket = str(core.config.paths.socket)
     version = running_version()
-    while not (_node_in_hand(core) and await loop.run_in_executor(None, _answers, socket, version)):
+    while not await _up(core, version):
         await asyncio.sleep(READY_POLL)
     saved = core.states.load().self_update
     if saved.start_attempts:
         core.states.update(self_update=dataclasses.replace(saved, start_attempts=0))
+
+
+async def _up(core: Core, version: str) -> bool:
+    """This core (``version``) has the node and answers on its own socket."""
+    if not _node_in_hand(core):
+        return False
+    socket = str(core.config.paths.socket)
+    return await asyncio.get_running_loop().run_in_executor(None, _answers, socket, version)
 
 
 def _node_in_hand(core: Core) -> bool:
