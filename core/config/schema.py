@@ -119,7 +119,7 @@ class SelfUpdateConfig:
     channel: str = "nodekeeper"
     repository: str | None = None  # github
     public_key: str | None = None  # github; default: updates.public_key
-    # How long a new core must run, adopt the node and answer on the socket.
+    # How long a new core has to take the node over and answer on its socket.
     probation: float = 60.0
 
 
