@@ -63,7 +63,7 @@ class ControlHandlers:
         self_updater = self.core.self_updater
         if core:
             if self_updater is None:
-                raise OperationFailed("this core has no self-update")
+                raise OperationFailed(self.core.no_self_update())
             self.core.states.modify(
                 lambda s: dataclasses.replace(
                     s,
@@ -120,7 +120,7 @@ class ControlHandlers:
         if not core:
             return await self.core.updater.check_now()
         if self.core.self_updater is None:
-            raise OperationFailed("this core has no self-update")
+            raise OperationFailed(self.core.no_self_update())
         return await self.core.self_updater.check_now()
 
     async def roll_back_core(self, dry_run: bool = False) -> dict[str, Any]:
@@ -128,6 +128,8 @@ class ControlHandlers:
         from nodekeeper.core.selfupdate.switch import prepare_switch, rollback_target
         from nodekeeper.core.version import running_version
 
+        if self.core.self_updater is None:
+            raise OperationFailed(self.core.no_self_update())
         running = running_version()
         try:
             version, command = rollback_target(self.core)

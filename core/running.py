@@ -57,8 +57,11 @@ class Core:
     # Set when [metrics] listen is: the endpoint serves it (core/metrics/).
     metrics: EventRecorder | None = None
     notifier: WebhookNotifier | None = None
-    # The core's own updates (None only in tests that build a Core by hand).
+    # The core's own updates (None in a process serving several instances, and in
+    # tests that build a Core by hand).
     self_updater: SelfUpdater | None = None
+    # The other instances served by this process (core/instances.py); empty when alone.
+    shared_with: tuple[str, ...] = ()
     # The node's last log line when it last exited, by that exit's time.
     last_exit_line: tuple[str, str] | None = None
     # Reloaded keys the running node does not have yet (cleared when it next starts).
@@ -114,6 +117,7 @@ class Core:
             "node": node,
             "updates": self.updates_status(),
             **({} if self.self_updater is None else {"self_update": self.self_updater.status()}),
+            **({"shared_with": list(self.shared_with)} if self.shared_with else {}),
             "logs": self.capture.status(),
             "limits": {
                 "memory_max": limits.memory_max,
@@ -122,6 +126,15 @@ class Core:
                 "enforced_by": self.platform.enforced_by(limits),
             },
         }
+
+    def no_self_update(self) -> str:
+        """Why this core cannot update itself, in one line."""
+        if self.shared_with:
+            return (
+                f"this core process also serves {', '.join(self.shared_with)}; a core updates "
+                "itself only when it serves one instance (docs/instances.md)"
+            )
+        return "this core has no self-update"
 
     def updates_status(self) -> dict[str, Any]:
         return {**self.updater.status(), "node_id_source": self.node_id_source}

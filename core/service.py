@@ -16,6 +16,7 @@ import contextlib
 import functools
 import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,8 +80,12 @@ SHUTDOWN_MARGIN = 10.0
 EXIT_PART_FAILED = 1
 
 
-async def serve(core: Core) -> int:
-    """Run the core until SIGTERM or SIGINT (0), or until a part of it dies (1)."""
+async def serve(core: Core, *, systemd: bool = True) -> int:
+    """Run the core until SIGTERM or SIGINT (0), or until a part of it dies (1).
+
+    ``systemd`` false: a process serving several instances (core/instances.py)
+    speaks to systemd once, for all of them.
+    """
     ignore_sigpipe()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -89,7 +94,19 @@ async def serve(core: Core) -> int:
         core.stop_requested = True
         stop.set()
 
-    on_stop_request(loop, stop_requested)  # SIGTERM/SIGINT; Ctrl+C/Ctrl+Break on Windows
+    # SIGTERM/SIGINT; Ctrl+C/Ctrl+Break on Windows. SIGHUP reloads the config file.
+    listening = [on_stop_request(loop, stop_requested)]
+    try:
+        return await _serve(core, stop, listening, systemd=systemd)
+    finally:
+        for stop_listening in listening:  # an instance served again must not hear twice
+            stop_listening()
+
+
+async def _serve(
+    core: Core, stop: asyncio.Event, listening: list[Callable[[], None]], *, systemd: bool
+) -> int:
+    loop = asyncio.get_running_loop()
     core.attach_stop(stop)
     config = core.config
     server = ControlServer(
@@ -124,11 +141,13 @@ async def serve(core: Core) -> int:
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 
-    on_reload_request(loop, reload)
+    listening.append(on_reload_request(loop, reload))
     status_path = config.paths.data_dir / "status.json"
     # Created first, so it is listening before the supervisor starts the node.
-    systemd = asyncio.create_task(
-        sdnotify.report_to_systemd(core.bus, stopping=lambda: core.handover is None),
+    notifier = asyncio.create_task(
+        sdnotify.report_to_systemd(core.bus, stopping=lambda: core.handover is None)
+        if systemd
+        else asyncio.sleep(0),
         name="sd_notify",
     )
     supervising = asyncio.create_task(core.supervisor.run(), name="supervisor")
@@ -140,7 +159,7 @@ async def serve(core: Core) -> int:
         "supervisor": supervising,
         "status writer": status_writer,
         "updater": updating,
-        "systemd notifier": systemd,
+        "systemd notifier": notifier,
     }
     if core.self_updater is not None:
         parts["self-updater"] = asyncio.create_task(core.self_updater.run(), name="self-updater")
@@ -159,7 +178,7 @@ async def serve(core: Core) -> int:
         await _leave_node_running(core, parts, server, endpoint)
         return 0 if core.handover is not None else EXIT_PART_FAILED
     if failure is not None:
-        _log_part_failure(failure)
+        _log_part_failure(core, failure)
     else:
         _log.info("shutting down: stopping the node")
     bound = config.node.stop_timeout + SHUTDOWN_MARGIN
@@ -173,13 +192,14 @@ async def serve(core: Core) -> int:
     return 0 if failure is None else EXIT_PART_FAILED
 
 
-def _log_part_failure(failure: PartFailure) -> None:
+def _log_part_failure(core: Core, failure: PartFailure) -> None:
     """One line naming the part and the error, the traceback after it in the core's log."""
-    _log.error(
-        "%s; stopping the node and exiting, so that the service manager starts a new core",
-        failure.describe(),
-        exc_info=failure.error,
+    then = (
+        "this instance's core starts again"
+        if core.shared_with
+        else "exiting, so that the service manager starts a new core"
     )
+    _log.error("%s; stopping the node and %s", failure.describe(), then, exc_info=failure.error)
 
 
 async def _probation(core: Core, version: str) -> None:
@@ -255,7 +275,15 @@ async def _shut_down(
         endpoint.close()
 
 
-def build_core(config: Config, start: CoreStart | None = None) -> Core:
+def build_core(
+    config: Config, start: CoreStart | None = None, *, shared_with: tuple[str, ...] = ()
+) -> Core:
+    """Every part of one instance's core.
+
+    ``shared_with`` names the other instances this process serves
+    (core/instances.py): such a core does not update itself, since an exec
+    hands over the whole process (docs/instances.md).
+    """
     data_dir = config.paths.data_dir
     refuse_shared_folders(
         str(config.source), (("paths.data_dir", data_dir), ("logs.dir", Path(config.logs.dir)))
@@ -324,15 +352,17 @@ def build_core(config: Config, start: CoreStart | None = None) -> Core:
     async def switch(version: str) -> None:
         await switch_core(built[0], version)
 
-    self_updater = SelfUpdater(
-        config,
-        states=states,
-        store=core_store,
-        source=core_source,
-        node_id=rollout_id.node_id,
-        switch=switch,
-        on_change=changes.touch,
-    )
+    self_updater = None
+    if not shared_with:
+        self_updater = SelfUpdater(
+            config,
+            states=states,
+            store=core_store,
+            source=core_source,
+            node_id=rollout_id.node_id,
+            switch=switch,
+            on_change=changes.touch,
+        )
     core = Core(
         config,
         platform,
@@ -346,6 +376,7 @@ def build_core(config: Config, start: CoreStart | None = None) -> Core:
         rollout_id.source,
         recorder,
         self_updater=self_updater,
+        shared_with=shared_with,
     )
     core.start = start
     built.append(core)

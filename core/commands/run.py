@@ -16,20 +16,39 @@ if TYPE_CHECKING:
 
 def register(sub: Any) -> None:
     parser = sub.add_parser("run", help="run the core service in the foreground")
-    parser.add_argument("--config", required=True, metavar="FILE", help="configuration file (TOML)")
+    parser.add_argument(
+        "--config",
+        required=True,
+        action="append",
+        metavar="FILE",
+        help="configuration file (TOML); give it once per instance to serve several "
+        "instances from one core process (docs/instances.md)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages too")
     parser.set_defaults(func=run)
 
 
-def _setup_logging(verbose: bool) -> logging.Handler:
+def _setup_logging(verbose: bool, *, tagged: bool = False) -> logging.Handler:
+    """Log to stderr; ``tagged``: each line names its instance (several in one process)."""
     import logging
+
+    from nodekeeper.core.logs.corelog import FORMAT, TAGGED_FORMAT, InstanceTag
 
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(logging.Formatter(TAGGED_FORMAT if tagged else FORMAT))
+    if tagged:
+        handler.addFilter(InstanceTag())
     root.addHandler(handler)
     return handler
+
+
+def _data_dir_ready(data_dir: Path) -> None:
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+    except OSError as exc:
+        raise StateError(f"cannot create data dir {data_dir}: {exc.strerror}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,18 +66,18 @@ def run(args: argparse.Namespace) -> int:
     from nodekeeper.core.service import build_core, serve
 
     private = take_private_env()  # before anything could pass them on to the node
-    config = load_config(args.config)
+    if len(args.config) > 1:
+        return _run_shared(args.config, args.verbose)
+    config_file = args.config[0]
+    config = load_config(config_file)
     check_folders(config)
     data_dir = config.paths.data_dir
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
-    except OSError as exc:
-        raise StateError(f"cannot create data dir {data_dir}: {exc.strerror}") from None
+    _data_dir_ready(data_dir)
     lock = current_platform().lock_data_dir(data_dir, inherited=private.get(LOCK_ENV))
     try:
         _setup_logging(args.verbose)
         setup_core_logging(config.logs, config.instance)
-        core_args = ["run", "--config", str(Path(args.config).resolve())]
+        core_args = ["run", "--config", str(Path(config_file).resolve())]
         if args.verbose:
             core_args.append("--verbose")
         start = settle_start(config, lock, core_args, private)  # may exec the current core
@@ -85,3 +104,44 @@ def run(args: argparse.Namespace) -> int:
     finally:
         lock.release()
     return code
+
+
+def _run_shared(config_files: list[str], verbose: bool) -> int:
+    """Several instances in this one process (core/instances.py)."""
+    import asyncio
+    import logging
+
+    from nodekeeper.core.config import load_config
+    from nodekeeper.core.config.program import check_folders
+    from nodekeeper.core.instances import build_all, check_distinct, serve_all
+    from nodekeeper.core.logs.corelog import INSTANCE, setup_core_logging
+    from nodekeeper.core.platform import current_platform
+    from nodekeeper.core.platform.base import DataDirLock
+
+    configs = [load_config(path) for path in config_files]
+    for config in configs:
+        check_folders(config)
+    check_distinct(configs)
+    platform = current_platform()
+    locks: list[DataDirLock] = []
+    try:
+        for config in configs:
+            _data_dir_ready(config.paths.data_dir)
+            locks.append(platform.lock_data_dir(config.paths.data_dir))
+        _setup_logging(verbose, tagged=True)
+        for config in configs:
+            token = INSTANCE.set(config.instance)
+            try:
+                setup_core_logging(config.logs, config.instance)
+            finally:
+                INSTANCE.reset(token)
+        instances = build_all(configs)
+        logging.getLogger("nodekeeper.core").info(
+            "nodekeeper core starting: instances %s, pid %d",
+            ", ".join(f"{c.instance} (data dir {c.paths.data_dir})" for c in configs),
+            os.getpid(),
+        )
+        return asyncio.run(serve_all(instances))
+    finally:
+        for lock in locks:
+            lock.release()

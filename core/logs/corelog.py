@@ -10,6 +10,7 @@ launchd, the Windows event log via the service wrapper) pick them up.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as _dt
 import logging
 import sys
@@ -23,6 +24,25 @@ from nodekeeper.core.logs.files import LogsSettings
 from nodekeeper.core.logs.writer import LogWriter
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# On stderr, where a process serving several instances writes for all of them.
+TAGGED_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(instance_tag)s%(message)s"
+
+# The instance whose work is logging, in a process serving several
+# (core/instances.py runs each instance's tasks in a context that sets it).
+# None: a process-wide record (or a thread no instance started), which goes
+# to every instance's log.
+INSTANCE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "nodekeeper_instance", default=None
+)
+
+
+class InstanceTag(logging.Filter):
+    """Adds ``instance_tag`` ("name: " or "") for TAGGED_FORMAT."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        instance = INSTANCE.get()
+        record.instance_tag = f"{instance}: " if instance else ""
+        return True
 
 
 class _UTCFormatter(logging.Formatter):
@@ -37,6 +57,8 @@ class CoreLogHandler(logging.Handler):
     def __init__(self, settings: LogsSettings, instance: str) -> None:
         super().__init__()
         self.setFormatter(_UTCFormatter(FORMAT))
+        self._instance = instance
+        self.addFilter(self._mine)
         directory = Path(settings.dir)
         prefix = files.core_prefix(instance)
         self._compressor = Compressor(on_done=lambda: _prune_quietly(directory, instance, settings))
@@ -49,6 +71,10 @@ class CoreLogHandler(logging.Handler):
             for path in pending:
                 self._compressor.submit(path)
         self._writer.start()
+
+    def _mine(self, record: logging.LogRecord) -> bool:
+        owner = INSTANCE.get()
+        return owner is None or owner == self._instance
 
     @property
     def path(self) -> Path:

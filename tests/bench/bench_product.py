@@ -17,10 +17,12 @@ run, so background load hits both sides alike:
                 (a C node stamps CLOCK_MONOTONIC), median of --starts.
   status        wall time of `nodekeeper status --config …` against
                 `supervisorctl -c … status`, median of --calls.
-  instances     1, 5 and 20 cores, each with one idle C node, against one
-                supervisord running 1, 5 and 20 such programs: total RSS
-                (and PSS, which counts shared pages once) and idle CPU in
-                the same window. Goal: <= 2x at 20.
+  instances     1, 5 and 20 instances, each with one idle C node, served
+                by one core process (`run --config A --config B ...`) and
+                by a core each, against one supervisord running 1, 5 and 20
+                such programs: total RSS (and PSS, which counts shared pages
+                once) and idle CPU in the same window. Goal: <= 2x at 20
+                (one core).
 
 Not a pytest module: it prints a table and never asserts.
 """
@@ -28,6 +30,7 @@ Not a pytest module: it prints a table and never asserts.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import signal
 import statistics
@@ -78,6 +81,26 @@ class Target:
 
 
 def start_core(root: Path, name: str, command: list[str], health_port: int | None) -> Target:
+    conf = core_config(root, name, command, health_port)
+    proc = subprocess.Popen(
+        [*nodekeeper_command(), "run", "--config", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=REPO,
+    )
+    return Target(name, proc)
+
+
+def start_shared_core(root: Path, name: str, command: list[str], count: int) -> Target:
+    """One core process serving ``count`` instances (`run --config A --config B ...`)."""
+    args = [*nodekeeper_command(), "run"]
+    for k in range(count):
+        args += ["--config", str(core_config(root / name, f"{name}-{k}", command, None))]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+    return Target(name, proc, nodes=count)
+
+
+def core_config(root: Path, name: str, command: list[str], health_port: int | None) -> Path:
     work = root / name
     work.mkdir(parents=True)
     node: dict[str, object] = {"command": command}
@@ -94,13 +117,7 @@ def start_core(root: Path, name: str, command: list[str], health_port: int | Non
     }
     conf = work / "nodekeeper.toml"
     conf.write_text(to_toml(config))
-    proc = subprocess.Popen(
-        [*nodekeeper_command(), "run", "--config", str(conf)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=REPO,
-    )
-    return Target(name, proc)
+    return conf
 
 
 def supervisord_conf(work: Path, programs: dict[str, list[str]]) -> Path:
@@ -212,6 +229,7 @@ def measure_idle(root: Path, tools: native.Native, seconds: float) -> dict[str, 
             groups[f"nk x{n}"] = [
                 start_core(root, f"i{n}-{k}", [str(tools.idle)], None) for k in range(n)
             ]
+            groups[f"nk shared x{n}"] = [start_shared_core(root, f"s{n}", [str(tools.idle)], n)]
             programs = {f"node{k}": [str(tools.idle)] for k in range(n)}
             groups[f"sv x{n}"] = [start_supervisord(root, f"sv-{n}", programs)]
         every = [t for ts in groups.values() for t in ts]
@@ -330,18 +348,20 @@ def main() -> int:
         f"{'status round trip ms (median)':34}{med_nk * 1000:>12.0f}{med_sv * 1000:>13.0f}"
         f"{ratio(med_nk, med_sv):>7}  <= 1   range {span(st_nk, 1000)} / {span(st_sv, 1000)}"
     )
-    for n in (1, 5, 20):
-        nk, sv = idle[f"nk x{n}"], idle[f"sv x{n}"]
-        goal = "<= 2" if n == 20 else ""
+    for n, (kind, how) in itertools.product(
+        (1, 5, 20), (("nk shared", "one core"), ("nk", "a core each"))
+    ):
+        nk, sv = idle[f"{kind} x{n}"], idle[f"sv x{n}"]
+        goal = "<= 2" if n == 20 and kind == "nk shared" else ""
         record(
-            f"{n} instances: RSS MiB / idle CPU s (ratio: RSS)",
+            f"{n} instances, {how}: RSS MiB / idle CPU s (ratio: RSS)",
             f"{nk.rss_mib:.0f} / {nk.cpu:.2f} (CPU {ratio(nk.cpu, sv.cpu)}x)",
             f"{sv.rss_mib:.0f} / {sv.cpu:.2f}",
             nk.rss_mib / sv.rss_mib,
             goal,
         )
         print(
-            f"{f'{n:>2} instances: RSS MiB':34}{nk.rss_mib:>12.0f}{sv.rss_mib:>13.0f}{ratio(nk.rss_mib, sv.rss_mib):>7}  {goal}"
+            f"{f'{n:>2} instances, {how}: RSS MiB':34}{nk.rss_mib:>12.0f}{sv.rss_mib:>13.0f}{ratio(nk.rss_mib, sv.rss_mib):>7}  {goal}"
         )
         print(
             f"{'             PSS MiB':34}{nk.pss_mib:>12.0f}{sv.pss_mib:>13.0f}{ratio(nk.pss_mib, sv.pss_mib):>7}"

@@ -27,3 +27,23 @@ def test_sigterm_and_sigint_reach_the_callback_on_the_loop(signum: int) -> None:
                 loop.remove_signal_handler(number)
 
     asyncio.run(scenario())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows stops with Ctrl+C/Ctrl+Break")
+def test_every_instance_hears_the_signal_until_it_stops_listening() -> None:
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        first, second, gone = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        on_stop_request(loop, first.set)
+        remove = on_stop_request(loop, gone.set)
+        on_stop_request(loop, second.set)
+        remove()
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            await asyncio.wait_for(asyncio.gather(first.wait(), second.wait()), 5)
+            assert not gone.is_set()
+        finally:
+            for number in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(number)
+
+    asyncio.run(scenario())

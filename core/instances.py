@@ -1,0 +1,195 @@
+"""One core process serving several instances: ``nodekeeper run --config A --config B ...``.
+
+Every instance keeps what it has alone: its config file, data dir (and its
+lock), socket, state, status.json, logs, metrics endpoint and node. What
+the process shares is the interpreter, the event loop and the signals: a
+stop or reload reaches every instance (core/platform/stop_signals.py), and
+systemd hears READY=1 once every instance has started its node.
+
+An instance whose core part fails stops its node, as a core alone would;
+the process then builds that instance's core again after a back-off
+instead of exiting, so that one instance's trouble never restarts the
+other nodes. Such a process does not update itself (an exec would hand
+over every instance at once): docs/instances.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from nodekeeper.core.config import Config
+from nodekeeper.core.errors import ConfigError, NodekeeperError
+from nodekeeper.core.events import Event, EventBus
+from nodekeeper.core.logs.corelog import INSTANCE
+from nodekeeper.core.platform import sdnotify
+from nodekeeper.core.platform.stop_signals import on_stop_request
+from nodekeeper.core.running import Core
+from nodekeeper.core.selfupdate.handover import read_record, remove_record
+from nodekeeper.core.selfupdate.start import CoreStart
+from nodekeeper.core.service import build_core, serve
+
+_log = logging.getLogger("nodekeeper.core.service")
+
+# An instance's core that failed is built again after 1, 2, 4 ... 60 s; one
+# that then ran this long starts its count afresh.
+FIRST_DELAY_S = 1.0
+MAX_DELAY_S = 60.0
+STABLE_S = 600.0
+
+
+def restart_delay(failures: int) -> float:
+    """Seconds to wait before the ``failures``-th rebuild in a row (1-based)."""
+    return float(min(MAX_DELAY_S, FIRST_DELAY_S * 2.0 ** max(0, failures - 1)))
+
+
+# The settings no two instances may share, with how the config names them.
+_OWN = (
+    ("instance", lambda c: c.instance),
+    ("paths.data_dir", lambda c: str(c.paths.data_dir)),
+    ("paths.socket", lambda c: str(c.paths.socket)),
+    ("logs.dir", lambda c: str(c.logs.dir)),
+    ("metrics.listen", lambda c: c.metrics.listen or None),
+)
+
+
+def check_distinct(configs: Sequence[Config]) -> None:
+    """Refuse, in one line, two configs that would share an instance's own things."""
+    for key, value_of in _OWN:
+        seen: dict[object, Config] = {}
+        for config in configs:
+            value = value_of(config)
+            if value is None:
+                continue
+            if value in seen:
+                raise ConfigError(
+                    f"{seen[value].source} and {config.source} both have {key} = {value}: "
+                    "each instance needs its own"
+                )
+            seen[value] = config
+
+
+def handed_over_start(config: Config) -> CoreStart:
+    """The unfinished lines a core that left the node running held (read once)."""
+    record = read_record(config.paths.data_dir)
+    remove_record(config.paths.data_dir)
+    return CoreStart(partials=dict(record.partials) if record is not None else {})
+
+
+@dataclass
+class Instance:
+    """One served instance: the core running now (rebuilt after a failure)."""
+
+    config: Config
+    core: Core
+    others: tuple[str, ...]
+
+
+def build_all(configs: Sequence[Config]) -> list[Instance]:
+    """Every instance's core, each built in its own logging context."""
+    names = [config.instance for config in configs]
+    instances = []
+    for config in configs:
+        others = tuple(name for name in names if name != config.instance)
+        token = INSTANCE.set(config.instance)
+        try:
+            core = build_core(config, handed_over_start(config), shared_with=others)
+        finally:
+            INSTANCE.reset(token)
+        instances.append(Instance(config, core, others))
+    return instances
+
+
+class ReadyWhenAll:
+    """Publishes ``node-started`` on its own bus once every instance said it is ready."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.bus = EventBus()
+        self._waiting = set(names)
+
+    def watch(self, instance: str, bus: EventBus) -> Callable[[], None]:
+        def on_event(event: Event) -> None:
+            if event.kind in sdnotify.READY_EVENTS and instance in self._waiting:
+                self._waiting.discard(instance)
+                if not self._waiting:
+                    self.bus.publish("node-started", {"instances": "all"})
+
+        return bus.subscribe(on_event)
+
+
+async def serve_all(instances: Sequence[Instance]) -> int:
+    """Serve every instance until SIGTERM/SIGINT; 0 when every node stopped cleanly."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    stop_listening = on_stop_request(loop, stopping.set)
+    ready = ReadyWhenAll([i.config.instance for i in instances])
+    systemd = asyncio.create_task(sdnotify.report_to_systemd(ready.bus), name="sd_notify")
+    runs = []
+    for instance in instances:
+        context = contextvars.copy_context()
+        context.run(INSTANCE.set, instance.config.instance)
+        runs.append(
+            loop.create_task(
+                _keep_serving(instance, stopping, ready),
+                name=f"instance {instance.config.instance}",
+                context=context,
+            )
+        )
+    try:
+        codes = await asyncio.gather(*runs)
+    finally:
+        stop_listening()
+        systemd.cancel()
+        await asyncio.gather(systemd, return_exceptions=True)
+    return max(codes, default=0)
+
+
+async def _keep_serving(instance: Instance, stopping: asyncio.Event, ready: ReadyWhenAll) -> int:
+    """Serve one instance; after a failure, build its core again until the process stops."""
+    loop = asyncio.get_running_loop()
+    name = instance.config.instance
+    failures = 0
+    while True:
+        core = instance.core
+        unwatch = ready.watch(name, core.bus)
+        started = loop.time()
+        core.capture.start()
+        try:
+            code = await serve(core, systemd=False)
+        finally:
+            unwatch()
+            await asyncio.to_thread(core.capture.close)
+        if code == 0 or core.stop_requested or stopping.is_set():
+            return code
+        failures = 1 if loop.time() - started > STABLE_S else failures + 1
+        while True:
+            delay = restart_delay(failures)
+            _log.error(
+                "the core of instance %s stopped after a failure (the other instances go on); "
+                "starting it again in %gs",
+                name,
+                delay,
+            )
+            if await _stopped_within(stopping, delay):
+                return code
+            try:
+                instance.core = await asyncio.to_thread(
+                    build_core, instance.config, None, shared_with=instance.others
+                )
+                break
+            except NodekeeperError as exc:
+                _log.error("cannot start the core of instance %s again: %s", name, exc)
+                failures += 1
+        _log.info("the core of instance %s started again (pid %d)", name, os.getpid())
+
+
+async def _stopped_within(stopping: asyncio.Event, seconds: float) -> bool:
+    try:
+        await asyncio.wait_for(stopping.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
