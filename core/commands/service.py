@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nodekeeper.core.startup.plan import ServicePlan, ServiceSpec
 
 ACTIONS = ("install", "uninstall", "status")
 
@@ -19,7 +22,14 @@ def register(sub: Any) -> None:
         "service", help="start the core at boot (systemd, launchd, Windows service)"
     )
     parser.add_argument("action", choices=ACTIONS, help="what to do")
-    parser.add_argument("--config", required=True, metavar="FILE", help="configuration file (TOML)")
+    parser.add_argument(
+        "--config",
+        required=True,
+        action="append",
+        metavar="FILE",
+        help="configuration file (TOML); several: one service whose core process serves "
+        "every instance named (docs/instances.md)",
+    )
     parser.add_argument(
         "--dry-run", action="store_true", help="print what would be written and run; change nothing"
     )
@@ -43,9 +53,19 @@ def run(args: argparse.Namespace) -> int:
     from nodekeeper.core.startup.apply import Installer
     from nodekeeper.core.startup.errors import ServiceUsageError
     from nodekeeper.core.startup.ownership import check_owned
-    from nodekeeper.core.startup.plan import build_plan, commands_wanted, describe, spec_from_config
+    from nodekeeper.core.startup.plan import (
+        build_plan,
+        commands_wanted,
+        describe,
+        shared_spec,
+        spec_from_config,
+    )
 
-    config = load_config(args.config)
+    configs = [load_config(path) for path in args.config]
+    if len(configs) > 1:
+        from nodekeeper.core.instances import check_distinct
+
+        check_distinct(configs)
     root = None
     if args.root is not None:
         if not args.root or "\0" in args.root:
@@ -60,10 +80,15 @@ def run(args: argparse.Namespace) -> int:
         tray, tray_note = None, "--no-tray: the tray's login start is left out"
     elif tray is not None and root is None and not locate.graphical_desktop(os_name):
         tray, tray_note = None, "no graphical desktop here: the tray's login start is left out"
-    spec = spec_from_config(config, core, tray)
+    specs = [spec_from_config(config, core, tray) for config in configs]
+    spec = shared_spec(specs) if len(specs) > 1 else specs[0]
     if args.action == "install":
-        check_owned([("executable", core[0]), ("config", str(config.source))], spec.user)
+        owned = [("config", str(config.source)) for config in configs]
+        check_owned([("executable", core[0]), *owned], spec.user)
     plan = build_plan(os_name, spec)
+    if args.action == "install":
+        for other in specs[1:]:
+            _refuse_own_service(build_plan(os_name, other), other, root)
     run_commands, note = commands_wanted(os_name, root is not None, locate.systemd_running())
     if args.dry_run and args.action != "status":
         shown_root = None if root is None else str(root)
@@ -80,3 +105,17 @@ def run(args: argparse.Namespace) -> int:
     if note and root is None:
         print(note)
     return code
+
+
+def _refuse_own_service(plan: ServicePlan, spec: ServiceSpec, root: Path | None) -> None:
+    """Two services serving one instance would fight over its data dir lock forever."""
+    from nodekeeper.core.startup.errors import ServiceUsageError
+    from nodekeeper.core.startup.plan import target_path
+
+    for planned in plan.core.files:
+        path = Path(target_path(planned.path, None if root is None else str(root)))
+        if path.exists():
+            raise ServiceUsageError(
+                f"instance {spec.instance} has a service of its own ({path}): remove it first "
+                f"with 'nodekeeper service uninstall --config {spec.config_path}'"
+            )

@@ -6,6 +6,7 @@ carries a plan out; nothing here does I/O.
 
 from __future__ import annotations
 
+import posixpath
 import re
 import subprocess
 from dataclasses import dataclass
@@ -36,11 +37,26 @@ class ServiceSpec:
     node_workdir: str | None = None
     # The unprivileged user the core runs as (systemd).
     user: str = "nodekeeper"
+    # One core process serving more instances (docs/instances.md): their names,
+    # config files, and the folders they write.
+    more_instances: tuple[str, ...] = ()
+    more_configs: tuple[str, ...] = ()
+    more_writable: tuple[str, ...] = ()
 
     @property
     def run_command(self) -> tuple[str, ...]:
-        """The full argv the service manager runs: ``... run --config FILE``."""
-        return (*self.core_command, "run", "--config", self.config_path)
+        """The full argv the service manager runs: ``... run --config FILE [--config FILE ...]``."""
+        configs = (self.config_path, *self.more_configs)
+        return (*self.core_command, "run", *(a for c in configs for a in ("--config", c)))
+
+    def own_folders(self) -> list[str]:
+        """The folders this instance's core and node write: data, logs, the socket's, workdir."""
+        folders = [self.data_dir, self.logs_dir]
+        if self.socket_path.startswith("/"):
+            folders.append(posixpath.dirname(self.socket_path))
+        if self.node_workdir:
+            folders.append(self.node_workdir)
+        return folders
 
     @property
     def stop_timeout_s(self) -> int:

@@ -10,8 +10,9 @@ filesystem, never runs a command and never looks at the running system;
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -65,6 +66,30 @@ def spec_from_config(
     )
 
 
+def shared_spec(specs: Sequence[ServiceSpec]) -> ServiceSpec:
+    """One service for several instances in one core process, named after the first.
+
+    It stops within the longest stop timeout and writes every instance's
+    folders. Its memory and CPU limits are the sums of the instances' when
+    every instance has one (each node keeps its own limit inside), and its
+    nice value is theirs when they agree.
+    """
+    first, rest = specs[0], specs[1:]
+    memory = [s.memory_max for s in specs]
+    cpu = [s.cpu_max for s in specs]
+    nice = {s.nice for s in specs}
+    return dataclasses.replace(
+        first,
+        stop_timeout=max(s.stop_timeout for s in specs),
+        memory_max=None if None in memory else sum(m for m in memory if m is not None),
+        cpu_max=None if None in cpu else sum(c for c in cpu if c is not None),
+        nice=nice.pop() if len(nice) == 1 else None,
+        more_instances=tuple(s.instance for s in rest),
+        more_configs=tuple(s.config_path for s in rest),
+        more_writable=tuple(f for s in rest for f in s.own_folders()),
+    )
+
+
 def service_name(os_name: OsName, instance: str) -> str:
     if os_name == "darwin":
         return launchd.daemon_label(instance)
@@ -98,6 +123,8 @@ def check_spec(spec: ServiceSpec) -> None:
         ("data dir", spec.data_dir),
         ("socket path", spec.socket_path),
         ("node workdir", spec.node_workdir or ""),
+        *(("config file path", c) for c in spec.more_configs),
+        *(("folder", f) for f in spec.more_writable),
         *(("core command", a) for a in spec.core_command),
         *(("tray command", a) for a in spec.tray_command or ()),
     ]

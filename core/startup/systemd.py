@@ -9,7 +9,6 @@ with spaces, ``%``, ``$``, quotes or backslashes come back intact.
 
 from __future__ import annotations
 
-import posixpath
 import re
 
 from nodekeeper.core.startup import sandbox
@@ -56,11 +55,12 @@ def cpu_quota_percent(cpu_max: float) -> int:
 
 def unit_text(spec: ServiceSpec) -> str:
     lines = [
-        f"# nodekeeper core for instance {spec.instance}, written by `nodekeeper service install`.",
+        f"# nodekeeper core for {_served(spec, 'instance')}, written by "
+        "`nodekeeper service install`.",
         "# Remove it with `nodekeeper service uninstall`; local changes belong in a drop-in",
         f"# (systemctl edit {unit_name(spec.instance)}).",
         "[Unit]",
-        f"Description=nodekeeper: keeps storage node {spec.instance} running and up to date",
+        f"Description=nodekeeper: keeps storage {_served(spec, 'node')} running and up to date",
         "After=network-online.target",
         "Wants=network-online.target",
         # Never give up restarting: the core itself is what keeps the node alive.
@@ -96,14 +96,16 @@ def unit_text(spec: ServiceSpec) -> str:
     return "\n".join(lines)
 
 
+def _served(spec: ServiceSpec, word: str) -> str:
+    """'node a', or 'nodes a, b, c' for a core serving several instances."""
+    if not spec.more_instances:
+        return f"{word} {spec.instance}"
+    return f"{word}s " + ", ".join((spec.instance, *spec.more_instances))
+
+
 def writable_paths(spec: ServiceSpec) -> list[str]:
-    """The folders the core and the node write: data, logs, the socket's, the node's workdir."""
-    paths = [spec.data_dir, spec.logs_dir]
-    if spec.socket_path.startswith("/"):
-        paths.append(posixpath.dirname(spec.socket_path))
-    if spec.node_workdir:
-        paths.append(spec.node_workdir)
-    return paths
+    """The folders the core and the nodes write: every served instance's own."""
+    return [*spec.own_folders(), *spec.more_writable]
 
 
 def quote_environment_line(name: str, value: str) -> str:

@@ -286,3 +286,34 @@ def test_tray_entry_command_starts_the_tray_program_from_any_folder(tmp_path: Pa
     )
     assert result.returncode == 0, result.stderr
     assert "nodekeeper" in result.stdout
+
+
+def test_several_configs_install_one_service_for_one_core_process(tmp_path: Path) -> None:
+    first = write_config(tmp_path / "disk1", "disk1", memory_max="1GiB", cpu_max=0.5)
+    second = write_config(tmp_path / "disk2", "disk2", memory_max="2GiB", cpu_max=1.0)
+    root = tmp_path / "root"
+    result = service("install", "--config", first, "--config", second, "--root", root)
+    assert result.returncode == 0, result.stderr
+    assert not (root / UNIT.format("disk2")).exists()
+    settings = unit_settings((root / UNIT.format("disk1")).read_text())
+    argv = systemd_exec_argv(settings["Service.ExecStart"][0])
+    assert argv[3:] == ["run", "--config", str(first), "--config", str(second)]
+    writable = " ".join(settings["Service.ReadWritePaths"])
+    assert str(tmp_path / "disk1") in writable and str(tmp_path / "disk2") in writable
+    assert settings["Service.MemoryMax"] == [str(3 * 1024**3)]
+    assert settings["Service.CPUQuota"] == ["150%"]
+    assert "disk1, disk2" in settings["Unit.Description"][0]
+
+
+def test_an_instance_with_a_service_of_its_own_is_refused_in_a_shared_one(tmp_path: Path) -> None:
+    first = write_config(tmp_path / "disk1", "disk1")
+    second = write_config(tmp_path / "disk2", "disk2")
+    root = tmp_path / "root"
+    assert service("install", "--config", second, "--root", root, "--no-tray").returncode == 0
+    before = snapshot(root)
+    result = service("install", "--config", first, "--config", second, "--root", root)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "disk2 has a service of its own" in result.stderr
+    assert f"service uninstall --config {second}" in result.stderr
+    assert snapshot(root) == before

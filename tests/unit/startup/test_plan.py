@@ -15,6 +15,7 @@ from nodekeeper.core.startup.plan import (
     commands_wanted,
     describe,
     other_instances,
+    shared_spec,
     spec_from_config,
     target_path,
 )
@@ -161,3 +162,22 @@ def test_windows_dry_run_lists_the_sc_commands() -> None:
 )
 def test_files_land_under_root(path: str, root: str | None, expected: str) -> None:
     assert target_path(path, root) == expected
+
+
+def test_a_shared_service_sums_limits_only_when_every_instance_has_one() -> None:
+    a = make_spec(instance="a", config_path="/etc/a.toml", memory_max=1, cpu_max=0.5, nice=3)
+    b = make_spec(instance="b", config_path="/etc/b.toml", memory_max=2, cpu_max=None, nice=3)
+    c = make_spec(instance="c", config_path="/etc/c.toml", memory_max=4, cpu_max=1.0, nice=5)
+    ab = shared_spec([a, b])
+    assert (ab.memory_max, ab.cpu_max, ab.nice) == (3, None, 3)
+    ac = shared_spec([a, c])
+    assert (ac.memory_max, ac.cpu_max, ac.nice) == (5, 1.5, None)
+    assert ac.instance == "a" and ac.more_instances == ("c",)
+    assert ac.run_command[-4:] == ("--config", "/etc/a.toml", "--config", "/etc/c.toml")
+
+
+def test_a_shared_service_refuses_a_control_character_in_any_config_path() -> None:
+    a = make_spec(instance="a", config_path="/etc/a.toml")
+    b = make_spec(instance="b", config_path="/etc/b\n.toml")
+    with pytest.raises(ServiceUsageError, match="control character"):
+        build_plan("linux", shared_spec([a, b]))
