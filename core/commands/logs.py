@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 from typing import Any
 
 from nodekeeper.core.commands.client import socket_path, target_options
@@ -70,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         out.flush()
 
     try:
+        import threading
+
         follow(directory, prefix, write, lines=args.lines, stop=threading.Event())
     except BrokenPipeError:
         return 0

@@ -10,14 +10,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nodekeeper.core.release.errors import ReleaseError, ReleaseUsageError
 
+if TYPE_CHECKING:
+    from datetime import datetime
+
 
 def _now() -> datetime:
+    from datetime import UTC, datetime  # not at start of every other command
+
     return datetime.now(UTC)
 
 

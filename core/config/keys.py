@@ -30,7 +30,6 @@ from nodekeeper.core.config.schema import (
 from nodekeeper.core.config.table import Table
 from nodekeeper.core.errors import ConfigError
 from nodekeeper.core.units import format_size
-from nodekeeper.core.update.nodeid import NodeIdError, node_id_bytes
 
 
 @dataclass(frozen=True)
@@ -281,6 +280,9 @@ def _node_id(node_id: str) -> str:
     chars = set(node_id)
     if not _NODE_ID.fullmatch(node_id) or not (chars <= _BASE58 or chars <= _HEX):
         raise ValueError(f"not a node ID {node_id!r} (base58 or hex, 16-128 characters)")
+    # Imported here: it costs every client command (status, ...) a few ms at start.
+    from nodekeeper.core.update.nodeid import NodeIdError, node_id_bytes
+
     try:
         node_id_bytes(node_id)  # what the updater will do with it, refused now rather than then
     except NodeIdError as exc:

@@ -11,7 +11,6 @@ configuration to find the socket.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from nodekeeper.core.config.schema import Config
@@ -44,6 +43,8 @@ def check_node_program(config: Config) -> None:
 def program_problem(program: str, *, cwd: Path, search_path: str) -> str | None:
     """What stops ``program`` from being run, in words, or None."""
     if os.sep not in program and (os.altsep is None or os.altsep not in program):
+        import shutil  # it imports bz2 and lzma: not at start of every client command
+
         found = shutil.which(program, path=search_path)
         if found is None:
             return f"program {program!r} not found on PATH (give its full path)"

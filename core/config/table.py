@@ -8,7 +8,6 @@ tie keys together live here.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
@@ -48,6 +47,8 @@ class Table:
         known = tuple(known)
         for key in self._data:
             if key not in known:
+                import difflib  # only for this error: the common path never needs it
+
                 close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
                 hint = f" (did you mean {self.key_name(close[0])!r}?)" if close else ""
                 raise self.error(key, f"unknown key{hint}")
