@@ -18,11 +18,11 @@ import os
 import sys
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 from nodekeeper.core.fsutil import fsync_dir
+from nodekeeper.core.logs import deflate
 from nodekeeper.core.logs.policy import ArchiveKey, parse_archive
 
 _log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def _deflate(
     to the compressor, which is what :func:`_verify` checks the read-back
     against: no second CRC pass over the source is needed.
     """
-    compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, 31)
+    compressor = deflate.gzip_compressor(COMPRESS_LEVEL)
     size = 0
     with open(src_path, "rb") as src, open(tmp, "wb") as dst:
         while True:
@@ -119,10 +119,10 @@ def _deflate(
 def _verify(tmp: Path, size: int) -> None:
     """Read the archive back: it must inflate to ``size`` bytes with a matching CRC.
 
-    zlib compares the CRC-32 and length in the gzip trailer (those of the
-    original bytes) with the inflated data and fails on any difference.
+    The inflater compares the CRC-32 and length in the gzip trailer (those of
+    the original bytes) with the inflated data and fails on any difference.
     """
-    decompressor = zlib.decompressobj(31)
+    decompressor = deflate.gzip_decompressor()
     seen = 0
     try:
         with open(tmp, "rb") as f:
@@ -136,7 +136,7 @@ def _verify(tmp: Path, size: int) -> None:
                     seen += len(decompressor.decompress(block, _INFLATE_CHUNK))
                     block = decompressor.unconsumed_tail
         seen += len(decompressor.flush())
-    except zlib.error:
+    except deflate.errors():
         raise CompressionFailed(f"{tmp.name} does not read back as the original") from None
     if not decompressor.eof or decompressor.unused_data or seen != size:
         raise CompressionFailed(f"{tmp.name} does not read back as the original")
@@ -171,7 +171,7 @@ def recover(directory: Path, prefix: str) -> list[Path]:
 class Compressor:
     """Background threads that compress archives, taking them in the order they were queued.
 
-    ``workers`` > 1 compresses several archives at once: zlib releases the GIL
+    ``workers`` > 1 compresses several archives at once: both engines release the GIL
     while it deflates, so after a burst of rotations the archives are done
     in a fraction of the time one thread would need.
     """
