@@ -27,6 +27,7 @@ from nodekeeper.core.errors import ConfigError, NodekeeperError
 from nodekeeper.core.events import Event, EventBus
 from nodekeeper.core.logs.corelog import INSTANCE
 from nodekeeper.core.platform import sdnotify
+from nodekeeper.core.platform.base import DataDirLock
 from nodekeeper.core.platform.stop_signals import on_stop_request
 from nodekeeper.core.running import Core
 from nodekeeper.core.selfupdate.handover import read_record, remove_record
@@ -87,20 +88,36 @@ class Instance:
     config: Config
     core: Core
     others: tuple[str, ...]
+    # The first instance's core runs the process's self-update (its store and state).
+    leads: bool = False
+
+    def build(self, start: CoreStart | None) -> Core:
+        return _build(self.config, self.others, self.leads, start)
 
 
-def build_all(configs: Sequence[Config]) -> list[Instance]:
-    """Every instance's core, each built in its own logging context."""
+def _build(config: Config, others: tuple[str, ...], leads: bool, start: CoreStart | None) -> Core:
+    return build_core(config, start, shared_with=others, self_update=leads)
+
+
+def build_all(configs: Sequence[Config], lead_start: CoreStart | None) -> list[Instance]:
+    """Every instance's core, each built in its own logging context.
+
+    ``lead_start``: what the launcher step found for the first instance
+    (core/selfupdate/start.py); the others only take the unfinished lines
+    their last core held.
+    """
     names = [config.instance for config in configs]
-    instances = []
+    instances: list[Instance] = []
     for config in configs:
+        leads = not instances
         others = tuple(name for name in names if name != config.instance)
         token = INSTANCE.set(config.instance)
         try:
-            core = build_core(config, handed_over_start(config), shared_with=others)
+            start = lead_start if leads else handed_over_start(config)
+            core = _build(config, others, leads, start)
         finally:
             INSTANCE.reset(token)
-        instances.append(Instance(config, core, others))
+        instances.append(Instance(config, core, others, leads))
     return instances
 
 
@@ -122,19 +139,26 @@ class ReadyWhenAll:
 
 
 async def serve_all(instances: Sequence[Instance]) -> int:
-    """Serve every instance until SIGTERM/SIGINT; 0 when every node stopped cleanly."""
+    """Serve every instance until SIGTERM/SIGINT (0 when every node stopped cleanly), or
+    until the process hands over to a new core or leaves its nodes running (probation)."""
     loop = asyncio.get_running_loop()
-    stopping = asyncio.Event()
-    stop_listening = on_stop_request(loop, stopping.set)
+    ending = asyncio.Event()  # SIGTERM/SIGINT, or the whole process leaving its nodes
+    stop_listening = on_stop_request(loop, ending.set)
     ready = ReadyWhenAll([i.config.instance for i in instances])
-    systemd = asyncio.create_task(sdnotify.report_to_systemd(ready.bus), name="sd_notify")
+    lead = instances[0]
+    systemd = asyncio.create_task(
+        # No STOPPING=1 when a new core is exec'd in this process: systemd would wait for
+        # an exit that never comes, then kill the nodes.
+        sdnotify.report_to_systemd(ready.bus, stopping=lambda: lead.core.handover is None),
+        name="sd_notify",
+    )
     runs = []
     for instance in instances:
         context = contextvars.copy_context()
         context.run(INSTANCE.set, instance.config.instance)
         runs.append(
             loop.create_task(
-                _keep_serving(instance, stopping, ready),
+                _keep_serving(instance, instances, ending, ready),
                 name=f"instance {instance.config.instance}",
                 context=context,
             )
@@ -148,13 +172,22 @@ async def serve_all(instances: Sequence[Instance]) -> int:
     return max(codes, default=0)
 
 
-async def _keep_serving(instance: Instance, stopping: asyncio.Event, ready: ReadyWhenAll) -> int:
-    """Serve one instance; after a failure, build its core again until the process stops."""
+async def _keep_serving(
+    instance: Instance,
+    instances: Sequence[Instance],
+    ending: asyncio.Event,
+    ready: ReadyWhenAll,
+) -> int:
+    """Serve one instance; after a failure, build its core again until the process ends."""
     loop = asyncio.get_running_loop()
     name = instance.config.instance
     failures = 0
     while True:
         core = instance.core
+        if instance.leads:
+            # A switch or a failed probation of the process's core takes every instance along.
+            core.companions = lambda: [i.core for i in instances if not i.leads]
+            core.on_leave = ending.set
         unwatch = ready.watch(name, core.bus)
         started = loop.time()
         core.capture.start()
@@ -163,7 +196,7 @@ async def _keep_serving(instance: Instance, stopping: asyncio.Event, ready: Read
         finally:
             unwatch()
             await asyncio.to_thread(core.capture.close)
-        if code == 0 or core.stop_requested or stopping.is_set():
+        if code == 0 or core.stop_requested or core.leave_running or ending.is_set():
             return code
         failures = 1 if loop.time() - started > STABLE_S else failures + 1
         while True:
@@ -174,17 +207,34 @@ async def _keep_serving(instance: Instance, stopping: asyncio.Event, ready: Read
                 name,
                 delay,
             )
-            if await _stopped_within(stopping, delay):
+            if await _stopped_within(ending, delay):
                 return code
             try:
-                instance.core = await asyncio.to_thread(
-                    build_core, instance.config, None, shared_with=instance.others
-                )
+                instance.core = await asyncio.to_thread(instance.build, None)
                 break
             except NodekeeperError as exc:
                 _log.error("cannot start the core of instance %s again: %s", name, exc)
                 failures += 1
         _log.info("the core of instance %s started again (pid %d)", name, os.getpid())
+
+
+def leave_or_hand_over(
+    cores: Sequence[Core], locks: Sequence[DataDirLock], args: Sequence[str], code: int
+) -> int:
+    """After serving: exec the new core for every instance (the first core's switch), or
+    leave each node that was left running a record for the core that takes it over next.
+    One core alone is the case of one."""
+    from nodekeeper.core.selfupdate.exec_switch import hand_over, leave_record
+
+    lead = cores[0]
+    if lead.handover is not None and all(core.handover is not None for core in cores):
+        for core in cores[1:]:
+            leave_record(core)
+        return hand_over(lead, lead.handover, locks, args)  # returns only on failure
+    for core in cores:
+        if core.leave_running:
+            leave_record(core)
+    return code
 
 
 async def _stopped_within(stopping: asyncio.Event, seconds: float) -> bool:

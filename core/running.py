@@ -41,6 +41,10 @@ EXIT_LINE_WAIT = 2.0
 EXIT_LINES = 5
 
 
+def _alone() -> list[Core]:
+    return []
+
+
 @dataclass
 class Core:
     config: Config
@@ -62,6 +66,11 @@ class Core:
     self_updater: SelfUpdater | None = None
     # The other instances served by this process (core/instances.py); empty when alone.
     shared_with: tuple[str, ...] = ()
+    # Set by that process on the core that runs its self-update (its first instance): the
+    # other instances' cores, which hand over or leave with this one (never half a process),
+    # and what to tell the process when this core leaves.
+    companions: Callable[[], list[Core]] = _alone
+    on_leave: Callable[[], None] | None = None
     # The node's last log line when it last exited, by that exit's time.
     last_exit_line: tuple[str, str] | None = None
     # Reloaded keys the running node does not have yet (cleared when it next starts).
@@ -103,6 +112,11 @@ class Core:
         self.leave_running = True
         if self._stop is not None:
             self._stop.set()
+        for other in self.companions():
+            other.handover = self.handover
+            other.leave(why)
+        if self.on_leave is not None:
+            self.on_leave()
 
     def status(self) -> dict[str, Any]:
         """The status object: what ``status.json``, the socket and /metrics show."""
@@ -128,11 +142,12 @@ class Core:
         }
 
     def no_self_update(self) -> str:
-        """Why this core cannot update itself, in one line."""
+        """Why this core has no self-update of its own, in one line."""
         if self.shared_with:
+            lead = self.shared_with[0]
             return (
-                f"this core process also serves {', '.join(self.shared_with)}; a core updates "
-                "itself only when it serves one instance (docs/instances.md)"
+                f"this core process also serves {', '.join(self.shared_with)}; its own updates "
+                f"are run by instance {lead}: add --instance {lead} (docs/instances.md)"
             )
         return "this core has no self-update"
 

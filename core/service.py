@@ -276,13 +276,17 @@ async def _shut_down(
 
 
 def build_core(
-    config: Config, start: CoreStart | None = None, *, shared_with: tuple[str, ...] = ()
+    config: Config,
+    start: CoreStart | None = None,
+    *,
+    shared_with: tuple[str, ...] = (),
+    self_update: bool = True,
 ) -> Core:
     """Every part of one instance's core.
 
     ``shared_with`` names the other instances this process serves
-    (core/instances.py): such a core does not update itself, since an exec
-    hands over the whole process (docs/instances.md).
+    (core/instances.py); only one of their cores (``self_update``) runs the
+    process's own updates, since an exec hands over the whole process.
     """
     data_dir = config.paths.data_dir
     refuse_shared_folders(
@@ -353,7 +357,7 @@ def build_core(
         await switch_core(built[0], version)
 
     self_updater = None
-    if not shared_with:
+    if self_update:
         self_updater = SelfUpdater(
             config,
             states=states,

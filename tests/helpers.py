@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -230,3 +230,65 @@ class CoreHarness:
             return self.stderr_path.read_text(errors="replace")
         except OSError:
             return ""
+
+
+class SharedCore:
+    """Several instances served by one core process (``run --config A --config B ...``).
+
+    Each instance is a CoreHarness (its config, data dir, socket, node); the
+    first one's core runs the process's self-update. Quacks like a
+    CoreHarness where a stand-in service manager needs it (``process``,
+    ``start``).
+    """
+
+    def __init__(self, root: Path, names: Sequence[str]) -> None:
+        self.root = root
+        self.instances = {name: CoreHarness(root / name, instance=name) for name in names}
+        for harness in self.instances.values():
+            harness.root.mkdir(parents=True, exist_ok=True)
+        self.stderr_path = root / "core.stderr"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def lead(self) -> CoreHarness:
+        return next(iter(self.instances.values()))
+
+    def start(self, *, wait_running: bool = True) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "nodekeeper.core", "run"]
+        for harness in self.instances.values():
+            command += ["--config", str(harness.write_config())]
+            (harness.data_dir / "status.json").unlink(missing_ok=True)
+        with open(self.stderr_path, "ab") as stderr:
+            self.process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, cwd=REPO
+            )
+        if wait_running:
+            for harness in self.instances.values():
+                harness.wait_state("running", timeout=30)
+        return self.process
+
+    def pids(self) -> dict[str, int]:
+        return {name: h.node_status()["pid"] for name, h in self.instances.items()}
+
+    def stderr_text(self) -> str:
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout)
+        code = self.process.returncode
+        self.process = None
+        return code
+
+    def cleanup(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        for harness in self.instances.values():
+            harness.cleanup()

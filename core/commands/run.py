@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,10 @@ from nodekeeper.core.errors import StateError
 
 if TYPE_CHECKING:
     import logging
+
+    from nodekeeper.core.config import Config
+    from nodekeeper.core.platform.base import DataDirLock
+    from nodekeeper.core.selfupdate.start import CoreStart
 
 
 def register(sub: Any) -> None:
@@ -54,71 +59,16 @@ def _data_dir_ready(data_dir: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     # Imported here so that client commands (every command module is loaded
     # to build the parser) do not pay for asyncio, logging and the config.
-    import asyncio
-    import logging
-
     from nodekeeper.core.config import load_config
     from nodekeeper.core.config.program import check_folders
-    from nodekeeper.core.logs.corelog import setup_core_logging
+    from nodekeeper.core.instances import check_distinct
+    from nodekeeper.core.logs.corelog import INSTANCE, setup_core_logging
     from nodekeeper.core.platform import current_platform
     from nodekeeper.core.selfupdate.handover import LOCK_ENV, take_private_env
     from nodekeeper.core.selfupdate.start import settle_start
-    from nodekeeper.core.service import build_core, serve
 
     private = take_private_env()  # before anything could pass them on to the node
-    if len(args.config) > 1:
-        return _run_shared(args.config, args.verbose)
-    config_file = args.config[0]
-    config = load_config(config_file)
-    check_folders(config)
-    data_dir = config.paths.data_dir
-    _data_dir_ready(data_dir)
-    lock = current_platform().lock_data_dir(data_dir, inherited=private.get(LOCK_ENV))
-    try:
-        _setup_logging(args.verbose)
-        setup_core_logging(config.logs, config.instance)
-        core_args = ["run", "--config", str(Path(config_file).resolve())]
-        if args.verbose:
-            core_args.append("--verbose")
-        start = settle_start(config, lock, core_args, private)  # may exec the current core
-        core = build_core(config, start)
-        logging.getLogger("nodekeeper.core").info(
-            "nodekeeper core starting: instance %s, pid %d, data dir %s",
-            config.instance,
-            os.getpid(),
-            data_dir,
-        )
-        core.capture.start()
-        try:
-            code = asyncio.run(serve(core))
-        finally:
-            core.capture.close()
-        if core.handover is not None:
-            from nodekeeper.core.selfupdate.exec_switch import hand_over
-
-            code = hand_over(core, core.handover, lock, core_args)  # returns only on failure
-        elif core.leave_running:
-            from nodekeeper.core.selfupdate.exec_switch import leave_record
-
-            leave_record(core)
-    finally:
-        lock.release()
-    return code
-
-
-def _run_shared(config_files: list[str], verbose: bool) -> int:
-    """Several instances in this one process (core/instances.py)."""
-    import asyncio
-    import logging
-
-    from nodekeeper.core.config import load_config
-    from nodekeeper.core.config.program import check_folders
-    from nodekeeper.core.instances import build_all, check_distinct, serve_all
-    from nodekeeper.core.logs.corelog import INSTANCE, setup_core_logging
-    from nodekeeper.core.platform import current_platform
-    from nodekeeper.core.platform.base import DataDirLock
-
-    configs = [load_config(path) for path in config_files]
+    configs = [load_config(path) for path in args.config]
     for config in configs:
         check_folders(config)
     check_distinct(configs)
@@ -127,21 +77,69 @@ def _run_shared(config_files: list[str], verbose: bool) -> int:
     try:
         for config in configs:
             _data_dir_ready(config.paths.data_dir)
-            locks.append(platform.lock_data_dir(config.paths.data_dir))
-        _setup_logging(verbose, tagged=True)
+            locks.append(platform.lock_data_dir(config.paths.data_dir, private.get(LOCK_ENV)))
+        _setup_logging(args.verbose, tagged=len(configs) > 1)
         for config in configs:
-            token = INSTANCE.set(config.instance)
+            token = INSTANCE.set(config.instance if len(configs) > 1 else None)
             try:
                 setup_core_logging(config.logs, config.instance)
             finally:
                 INSTANCE.reset(token)
-        instances = build_all(configs)
-        logging.getLogger("nodekeeper.core").info(
-            "nodekeeper core starting: instances %s, pid %d",
-            ", ".join(f"{c.instance} (data dir {c.paths.data_dir})" for c in configs),
-            os.getpid(),
-        )
-        return asyncio.run(serve_all(instances))
+        core_args = ["run"]
+        for path in args.config:
+            core_args += ["--config", str(Path(path).resolve())]
+        if args.verbose:
+            core_args.append("--verbose")
+        # The first instance's data dir holds the process's own updates; this may exec
+        # the current core.
+        start = settle_start(configs[0], locks, core_args, private)
+        if len(configs) == 1:
+            return _serve_alone(configs[0], start, locks, core_args)
+        return _serve_shared(configs, start, locks, core_args)
     finally:
         for lock in locks:
             lock.release()
+
+
+def _serve_alone(
+    config: Config, start: CoreStart, locks: Sequence[DataDirLock], core_args: list[str]
+) -> int:
+    """One instance: a part failure ends the process (its service manager starts a new one)."""
+    import asyncio
+    import logging
+
+    from nodekeeper.core.instances import leave_or_hand_over
+    from nodekeeper.core.service import build_core, serve
+
+    core = build_core(config, start)
+    logging.getLogger("nodekeeper.core").info(
+        "nodekeeper core starting: instance %s, pid %d, data dir %s",
+        config.instance,
+        os.getpid(),
+        config.paths.data_dir,
+    )
+    core.capture.start()
+    try:
+        code = asyncio.run(serve(core))
+    finally:
+        core.capture.close()
+    return leave_or_hand_over([core], locks, core_args, code)
+
+
+def _serve_shared(
+    configs: list[Config], start: CoreStart, locks: Sequence[DataDirLock], core_args: list[str]
+) -> int:
+    """Several instances in this one process (core/instances.py)."""
+    import asyncio
+    import logging
+
+    from nodekeeper.core.instances import build_all, leave_or_hand_over, serve_all
+
+    instances = build_all(configs, start)
+    logging.getLogger("nodekeeper.core").info(
+        "nodekeeper core starting: instances %s, pid %d",
+        ", ".join(f"{c.instance} (data dir {c.paths.data_dir})" for c in configs),
+        os.getpid(),
+    )
+    code = asyncio.run(serve_all(instances))
+    return leave_or_hand_over([i.core for i in instances], locks, core_args, code)

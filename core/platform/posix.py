@@ -66,22 +66,29 @@ WAIT_FOR_GO = ("/bin/sh", "-c", 'read -r go || exit 71; exec "$@" </dev/null')
 
 
 def _inherited_lock(lock_path: Path, inherited: str | None) -> int | None:
-    """The fd of ``lock_path`` that the exec'ing core held, or None if that is not what it is.
+    """The fd of ``lock_path`` that the exec'ing core held, or None if none is.
 
-    flock belongs to the open file, which the exec kept: locking it again
-    through the same fd succeeds at once, and no other core got in between.
+    ``inherited`` lists fds, comma-separated: a core process serving several
+    instances passes every data dir's lock on (core/instances.py). flock
+    belongs to the open file, which the exec kept: locking it again through
+    the same fd succeeds at once, and no other core got in between.
     """
-    if not inherited or not inherited.isdigit():
-        return None
-    fd = int(inherited)
     try:
-        held, on_disk = os.fstat(fd), os.stat(lock_path)
+        on_disk = os.stat(lock_path)
     except OSError:
         return None
-    if (held.st_dev, held.st_ino) != (on_disk.st_dev, on_disk.st_ino):
-        return None
-    os.set_inheritable(fd, False)
-    return fd
+    for word in (inherited or "").split(","):
+        if not word.isdigit():
+            continue
+        fd = int(word)
+        try:
+            held = os.fstat(fd)
+        except OSError:
+            continue
+        if (held.st_dev, held.st_ino) == (on_disk.st_dev, on_disk.st_ino):
+            os.set_inheritable(fd, False)
+            return fd
+    return None
 
 
 class _FlockLock(DataDirLock):

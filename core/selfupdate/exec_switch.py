@@ -37,7 +37,9 @@ GUARD_MARGIN = 15.0
 EXIT_SWITCH_FAILED = 1
 
 
-def hand_over(core: Core, handover: Handover, lock: DataDirLock, args: Sequence[str]) -> int:
+def hand_over(
+    core: Core, handover: Handover, locks: Sequence[DataDirLock], args: Sequence[str]
+) -> int:
     """Exec the new core; the exit code for the service manager if that fails."""
     data_dir = core.config.paths.data_dir
     guard = _start_guard(core, handover.version)
@@ -56,7 +58,12 @@ def hand_over(core: Core, handover: Handover, lock: DataDirLock, args: Sequence[
         return EXIT_SWITCH_FAILED
     _log.info("exec'ing core %s: %s", handover.version, " ".join(handover.command))
     try:
-        exec_core(handover.command, args, lock_fd=lock.fd(), env={HANDOVER_ENV: str(path)})
+        exec_core(
+            handover.command,
+            args,
+            lock_fds=[lock.fd() for lock in locks],
+            env={HANDOVER_ENV: str(path)},
+        )
     except OSError as exc:
         _log.error(
             "cannot exec core %s (%s): %s; exiting so that the service manager starts the "

@@ -33,7 +33,8 @@ RECORD_NAME = "handover.json"
 HANDOVER_ENV = "NODEKEEPER_HANDOVER"
 # Set when the launcher step exec'd the current version: it never exec's twice.
 LAUNCHED_ENV = "NODEKEEPER_LAUNCHED"
-# The fd of the data dir lock this process already holds (core/platform/posix.py).
+# The fds of the data dir locks this process already holds, comma-separated
+# (core/platform/posix.py).
 LOCK_ENV = "NODEKEEPER_DATA_LOCK"
 PRIVATE_ENV = (HANDOVER_ENV, LAUNCHED_ENV, LOCK_ENV)
 
@@ -149,18 +150,25 @@ def core_env() -> dict[str, str]:
 
 
 def exec_core(
-    command: Sequence[str], args: Sequence[str], *, lock_fd: int | None, env: Mapping[str, str]
+    command: Sequence[str],
+    args: Sequence[str],
+    *,
+    lock_fds: Sequence[int | None],
+    env: Mapping[str, str],
 ) -> NoReturn:
     """Replace this process with ``command args`` (raises OSError when it cannot).
 
-    The data dir lock's fd is made inheritable and named in the environment so
-    that the new core keeps holding the lock the whole time.
+    The data dir locks' fds (one per instance the process serves) are made
+    inheritable and named in the environment so that the new core keeps
+    holding every lock the whole time.
     """
     new_env = core_env()
     new_env.update(env)
-    if lock_fd is not None:
-        os.set_inheritable(lock_fd, True)
-        new_env[LOCK_ENV] = str(lock_fd)
+    fds = [fd for fd in lock_fds if fd is not None]
+    for fd in fds:
+        os.set_inheritable(fd, True)
+    if fds:
+        new_env[LOCK_ENV] = ",".join(map(str, fds))
     for handler in logging.getLogger().handlers:
         handler.flush()
     sys.stdout.flush()
@@ -168,6 +176,6 @@ def exec_core(
     try:
         os.execve(command[0], [*command, *args], new_env)
     except OSError:
-        if lock_fd is not None:
-            os.set_inheritable(lock_fd, False)
+        for fd in fds:
+            os.set_inheritable(fd, False)
         raise

@@ -48,7 +48,10 @@ class CoreStart:
 
 
 def settle_start(
-    config: Config, lock: DataDirLock, args: Sequence[str], private: Mapping[str, str]
+    config: Config,
+    locks: Sequence[DataDirLock],
+    args: Sequence[str],
+    private: Mapping[str, str],
 ) -> CoreStart:
     """Record what the last switch came to; exec the current core if it is another one."""
     data_dir = config.paths.data_dir
@@ -77,7 +80,7 @@ def settle_start(
     if choice.message:
         _log.warning("%s", choice.message)
     if choice.exec_version is not None:
-        _exec_current(store, choice.exec_version, lock, args, running)
+        _exec_current(store, choice.exec_version, locks, args, running)
     trying = choice.state.trying
     failure = choice.state.last_failure
     rolled_back = None
@@ -92,7 +95,11 @@ def settle_start(
 
 
 def _exec_current(
-    store: CoreStore, version: str, lock: DataDirLock, args: Sequence[str], running: str
+    store: CoreStore,
+    version: str,
+    locks: Sequence[DataDirLock],
+    args: Sequence[str],
+    running: str,
 ) -> None:
     """Become installed core ``version``; returns only when that cannot be done."""
     if sys.platform == "win32":
@@ -101,6 +108,7 @@ def _exec_current(
     try:
         executable = store.executable(version)
         _log.info("starting core %s (%s)", version, executable)
-        exec_core((str(executable),), args, lock_fd=lock.fd(), env={LAUNCHED_ENV: version})
+        lock_fds = [lock.fd() for lock in locks]
+        exec_core((str(executable),), args, lock_fds=lock_fds, env={LAUNCHED_ENV: version})
     except (OSError, NodekeeperError) as exc:
         _log.error("cannot start core %s: %s; running core %s instead", version, exc, running)

@@ -75,14 +75,16 @@ async def prepare_switch(core: Core, version: str, command: tuple[str, ...]) -> 
 
 
 def check_switch_now(core: Core) -> None:
-    """SwitchFailed unless the node can be handed over as it is right now."""
-    if core.stop_requested or core.leave_running:
-        raise SwitchFailed("the core is stopping")
-    node_state = core.supervisor.status().get("state")
-    if node_state not in HANDOVER_STATES:
-        raise SwitchFailed(f"the node is {node_state}; the core switches once it runs")
-    if core.updater.busy():
-        raise SwitchFailed("a node update is in progress; the core switches after it")
+    """SwitchFailed unless the node (every node of the process) can be handed over now."""
+    for each in (core, *core.companions()):
+        of = "" if each is core else f"instance {each.config.instance}: "
+        if each.stop_requested or each.leave_running:
+            raise SwitchFailed(f"{of}the core is stopping")
+        node_state = each.supervisor.status().get("state")
+        if node_state not in HANDOVER_STATES:
+            raise SwitchFailed(f"{of}the node is {node_state}; the core switches once it runs")
+        if each.updater.busy():
+            raise SwitchFailed(f"{of}a node update is in progress; the core switches after it")
 
 
 def begin_switch(core: Core, handover: Handover, *, quarantine: str | None = None) -> None:
@@ -188,11 +190,16 @@ async def confirm_started(core: Core) -> None:
 
 
 async def _up(core: Core, version: str) -> bool:
-    """This core (``version``) has the node and answers on its own socket."""
-    if not _node_in_hand(core):
-        return False
-    socket = str(core.config.paths.socket)
-    return await asyncio.get_running_loop().run_in_executor(None, _answers, socket, version)
+    """This core (``version``) has the node and answers on its own socket; so does every
+    other instance of the process."""
+    loop = asyncio.get_running_loop()
+    for each in (core, *core.companions()):
+        if not _node_in_hand(each):
+            return False
+        socket = str(each.config.paths.socket)
+        if not await loop.run_in_executor(None, _answers, socket, version):
+            return False
+    return True
 
 
 def _node_in_hand(core: Core) -> bool:

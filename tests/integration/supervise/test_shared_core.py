@@ -9,56 +9,19 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, CoreHarness, run_cli, wait_until
+from tests.helpers import CoreHarness, SharedCore, run_cli, wait_until
 
 NAMES = ("alpha", "beta", "gamma")
 
 
-class SharedCore:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.instances = {name: CoreHarness(root / name, instance=name) for name in NAMES}
-        for harness in self.instances.values():
-            harness.root.mkdir()
-        self.stderr_path = root / "core.stderr"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> subprocess.Popen[bytes]:
-        command = [sys.executable, "-m", "nodekeeper.core", "run"]
-        for harness in self.instances.values():
-            command += ["--config", str(harness.write_config())]
-        with open(self.stderr_path, "ab") as stderr:
-            self.process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, cwd=REPO
-            )
-        for harness in self.instances.values():
-            harness.wait_state("running", timeout=30)
-        return self.process
-
-    def pids(self) -> dict[str, int]:
-        return {name: h.node_status()["pid"] for name, h in self.instances.items()}
-
-    def stderr_text(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
-
-    def cleanup(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        for harness in self.instances.values():
-            harness.cleanup()
-
-
 @pytest.fixture
 def shared(tmp_path: Path) -> Iterator[SharedCore]:
-    cores = SharedCore(tmp_path)
+    cores = SharedCore(tmp_path, NAMES)
     try:
         yield cores
     finally:
@@ -77,7 +40,8 @@ def test_each_instance_answers_on_its_own_socket_and_stops_with_the_process(
         assert status["instance"] == name
         assert status["node"]["pid"] == pids[name]
         assert status["shared_with"] == [n for n in NAMES if n != name]
-        assert "self_update" not in status
+        # The first instance's core runs the process's own updates.
+        assert ("self_update" in status) == (name == "alpha")
         # Each core log holds its own instance's lines, not the others'.
         log = harness.root / "logs" / f"nodekeeper-{name}.log"
         text = wait_until(
@@ -91,6 +55,7 @@ def test_each_instance_answers_on_its_own_socket_and_stops_with_the_process(
     refused = run_cli("updates", "on", "--self", "--config", shared.instances["beta"].config_path)
     assert refused.returncode != 0
     assert "also serves alpha, gamma" in refused.stderr
+    assert "run by instance alpha: add --instance alpha" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
