@@ -219,13 +219,7 @@ async def _leave_node_running(
 ) -> None:
     """End every part but leave the node running, its pipes full of what it still says."""
     keep_node = node_pipes.can_reopen()
-    for name, task in parts.items():
-        if keep_node or name != "supervisor":
-            task.cancel()
-    for name, task in parts.items():
-        if keep_node or name != "supervisor":
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+    await _end_parts(parts, keep_supervisor=not keep_node)
     if not keep_node:  # no /proc to reopen its pipes through: the node restarts once
         await core.supervisor.shutdown()
         with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -236,10 +230,7 @@ async def _leave_node_running(
         _log.warning("the log readers did not stop in time; the next core reads on from the pipes")
     else:
         core.held_partials = {pipe.inode: pipe.partial for pipe in held if pipe.partial}
-    if core.notifier is not None:
-        await asyncio.get_running_loop().run_in_executor(None, core.notifier.close)
-    if endpoint is not None:
-        endpoint.close()
+    await _close_outlets(core, endpoint)
 
 
 async def _shut_down(
@@ -251,13 +242,7 @@ async def _shut_down(
 ) -> None:
     """Stop the node gracefully (whether or not its supervisor still runs), then the rest."""
     supervising = parts["supervisor"]
-    for name, task in parts.items():
-        if name != "supervisor":
-            task.cancel()
-    for name, task in parts.items():
-        if name != "supervisor":
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+    await _end_parts(parts, keep_supervisor=True)
     if supervising.done():
         await core.supervisor.stop_after_failure()
     else:
@@ -269,6 +254,21 @@ async def _shut_down(
         write_json_atomic(status_path, core.status())
     except (OSError, NodekeeperError) as exc:  # the part that failed may fail here again
         _log.warning("cannot write the last status to %s: %s", status_path, exc)
+    await _close_outlets(core, endpoint)
+
+
+async def _end_parts(parts: dict[str, asyncio.Task[Any]], *, keep_supervisor: bool) -> None:
+    """Cancel every part (but the supervisor, when it still has the node to stop) and wait."""
+    ending = [t for name, t in parts.items() if not (keep_supervisor and name == "supervisor")]
+    for task in ending:
+        task.cancel()
+    for task in ending:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+async def _close_outlets(core: Core, endpoint: MetricsEndpoint | None) -> None:
+    """The webhook queue and the metrics endpoint, last of all."""
     if core.notifier is not None:
         await asyncio.get_running_loop().run_in_executor(None, core.notifier.close)
     if endpoint is not None:

@@ -211,26 +211,29 @@ def _file_name(name: str) -> str:
 
 def _node_user(name: str) -> str:
     """``node.user``: an existing account (POSIX only; that a root core runs is checked at start)."""
-    if sys.platform == "win32":
-        raise ValueError("running the node as another user is not supported on Windows yet")
-    import pwd
-
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        raise ValueError(f"there is no user {name!r} on this machine") from None
-    return name
+    return _account("user", name)
 
 
 def _node_group(name: str) -> str:
-    if sys.platform == "win32":
-        raise ValueError("running the node as another group is not supported on Windows yet")
-    import grp
+    return _account("group", name)
 
+
+def _account(kind: str, name: str) -> str:
+    """``name`` if this machine has such a user or group (POSIX; Windows refuses both)."""
+    if sys.platform == "win32":
+        raise ValueError(f"running the node as another {kind} is not supported on Windows yet")
+    if kind == "user":
+        import pwd
+
+        lookup: Callable[[str], object] = pwd.getpwnam
+    else:
+        import grp
+
+        lookup = grp.getgrnam
     try:
-        grp.getgrnam(name)
+        lookup(name)
     except KeyError:
-        raise ValueError(f"there is no group {name!r} on this machine") from None
+        raise ValueError(f"there is no {kind} {name!r} on this machine") from None
     return name
 
 
