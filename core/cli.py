@@ -30,6 +30,23 @@ COMMAND_MODULES = (
     "nodekeeper.core.commands.init",
     "nodekeeper.core.commands.config",
 )
+_CLIENT = "nodekeeper.core.commands.client"
+# The module that adds each command: running one command loads and builds only
+# that module's parsers (the whole tree costs a client command tens of ms).
+COMMANDS = {
+    "run": "nodekeeper.core.commands.run",
+    "demo": "nodekeeper.core.commands.demo",
+    "logs": "nodekeeper.core.commands.logs",
+    "state": "nodekeeper.core.commands.state",
+    "release": "nodekeeper.core.commands.release",
+    **dict.fromkeys(
+        ("status", "updates", "check", "core-rollback", "restart", "stop", "start", "reload"),
+        _CLIENT,
+    ),
+    "service": "nodekeeper.core.commands.service",
+    "init": "nodekeeper.core.commands.init",
+    "config": "nodekeeper.core.commands.config",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,20 +76,24 @@ class _Version(argparse.Action):
         parser.exit(0)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for ``argv``: only its command's module when it names a known command
+    first, every command otherwise (no argv, help, an unknown command, --version)."""
     parser = _Parser(prog="nodekeeper", description="Keeps a storage node running and up to date.")
     parser.add_argument(
         "--version", action=_Version, help="print nodekeeper's version and the node's, and exit"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name in COMMAND_MODULES:
+    wanted = COMMANDS.get(argv[0]) if argv else None
+    for name in COMMAND_MODULES if wanted is None else (wanted,):
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)

@@ -36,3 +36,15 @@ def test_every_cli_use_in_the_table_is_a_command_with_its_help() -> None:
     for method in METHODS.values():
         if method.cli is not None:
             assert helps[method.cli.command] == method.cli.help
+
+
+def test_each_command_is_built_by_the_module_the_cli_loads_for_it() -> None:
+    from nodekeeper.core.cli import COMMAND_MODULES, COMMANDS
+
+    every = next(a for a in build_parser()._actions if a.dest == "command")
+    assert sorted(every.choices) == sorted(COMMANDS)  # type: ignore[arg-type]
+    assert set(COMMANDS.values()) == set(COMMAND_MODULES)
+    for command in COMMANDS:
+        alone = next(a for a in build_parser([command])._actions if a.dest == "command")
+        assert command in alone.choices  # type: ignore[operator]
+        assert len(alone.choices) < len(every.choices)  # type: ignore[arg-type]
