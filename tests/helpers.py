@@ -97,6 +97,25 @@ def demo_node_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "nodekeeper.core.demo.node", *args]
 
 
+def stop_process(process: subprocess.Popen[bytes] | None, timeout: float) -> int:
+    """SIGTERM, SIGKILL after ``timeout``; its exit code (0 when there is no process)."""
+    if process is None:
+        return 0
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            kill_process(process)
+    return process.returncode
+
+
+def kill_process(process: subprocess.Popen[bytes] | None) -> None:
+    if process is not None and process.poll() is None:
+        process.kill()
+        process.wait()
+
+
 class CoreHarness:
     """One core instance in a temporary folder."""
 
@@ -200,24 +219,12 @@ class CoreHarness:
         self.process.wait()
 
     def stop(self, timeout: float = 30) -> int:
-        if self.process is None:
-            return 0
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        code = self.process.returncode
-        self.process = None
+        code, self.process = stop_process(self.process, timeout), None
         return code
 
     def cleanup(self) -> None:
         """Kill whatever is left: the core and every node process of this harness."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        kill_process(self.process)
         for proc in psutil.process_iter(["pid", "cmdline"]):
             if self.marker in (proc.info["cmdline"] or []):
                 try:
@@ -277,18 +284,10 @@ class SharedCore:
             return ""
 
     def stop(self, timeout: float = 30) -> int:
-        if self.process is None:
-            return 0
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout)
-        code = self.process.returncode
-        self.process = None
+        code, self.process = stop_process(self.process, timeout), None
         return code
 
     def cleanup(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        kill_process(self.process)
         for harness in self.instances.values():
             harness.cleanup()

@@ -33,9 +33,9 @@ from tests.faults.supervise.test_core_kill import NodeCounter
 from tests.fixtures.nginx import NginxServer
 from tests.helpers import SharedCore, wait_until
 from tests.integration.selfupdate.support import (
-    CoreReleases,
     ServiceManager,
     configure_self_update,
+    node_at_1_0_0,
     publish_core_in_process,
 )
 from tests.integration.update.release_repo import configure_updates, wait_version
@@ -49,9 +49,7 @@ def test_kill_a_shared_core_at_random_instants_of_its_self_update(
     tmp_path: Path, nginx: Callable[[Path], NginxServer]
 ) -> None:
     rng = random.Random(1202)
-    repo = CoreReleases(tmp_path / "releases")
-    repo.publish("1.0.0")
-    repo.channel("--minimum", "1.0.0", "--suggested", "1.0.0", "--rollout", "100")
+    repo = node_at_1_0_0(tmp_path / "releases")
     server = nginx(repo.dir)
     shared = SharedCore(tmp_path / "cores", ("alpha", "beta"))
     lead, other = shared.instances["alpha"], shared.instances["beta"]

@@ -27,6 +27,14 @@ def add_core_release(
     )  # fmt: skip
 
 
+def node_at_1_0_0(root: Path) -> CoreReleases:
+    """A release repository under ``root`` whose node channel has 1.0.0, and no core yet."""
+    repo = CoreReleases(root)
+    repo.publish("1.0.0")
+    repo.channel("--minimum", "1.0.0", "--suggested", "1.0.0", "--rollout", "100")
+    return repo
+
+
 class CoreReleases(ReleaseRepo):
     """A release repository that also publishes cores on the ``nodekeeper`` channel."""
 

@@ -23,6 +23,7 @@ from tests.integration.selfupdate.support import (
     ServiceManager,
     check_core,
     configure_self_update,
+    node_at_1_0_0,
     self_update_state,
     wait_core,
 )
@@ -33,10 +34,7 @@ NUMBER = re.compile(rb'"n": (\d+)}$')
 
 @pytest.fixture
 def repo(tmp_path: Path) -> CoreReleases:
-    repo = CoreReleases(tmp_path)
-    repo.publish("1.0.0")
-    repo.channel("--minimum", "1.0.0", "--suggested", "1.0.0", "--rollout", "100")
-    return repo
+    return node_at_1_0_0(tmp_path)
 
 
 @pytest.fixture

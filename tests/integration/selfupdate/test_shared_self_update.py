@@ -19,6 +19,7 @@ from tests.integration.selfupdate.support import (
     ServiceManager,
     check_core,
     configure_self_update,
+    node_at_1_0_0,
     self_update_state,
     wait_core,
 )
@@ -27,10 +28,7 @@ from tests.integration.update.release_repo import configure_updates, wait_versio
 
 @pytest.fixture
 def repo(tmp_path: Path) -> CoreReleases:
-    repo = CoreReleases(tmp_path / "releases")
-    repo.publish("1.0.0")
-    repo.channel("--minimum", "1.0.0", "--suggested", "1.0.0", "--rollout", "100")
-    return repo
+    return node_at_1_0_0(tmp_path / "releases")
 
 
 @pytest.fixture
