@@ -47,7 +47,8 @@ def run_lanes(run_lane: Callable[[int, threading.Event], T], lanes: int = LANES)
 
     A lane that raises sets ``stop`` (the other lanes end after their current
     trial), and the first error is raised here once every lane has ended, so no
-    lane's processes outlive the test.
+    lane's processes outlive the test. A timeout or interrupt of the test sets
+    ``stop`` too.
     """
     stop = threading.Event()
 
@@ -60,6 +61,10 @@ def run_lanes(run_lane: Callable[[int, threading.Event], T], lanes: int = LANES)
 
     with ThreadPoolExecutor(lanes, thread_name_prefix="crash-lane") as pool:
         futures = [pool.submit(guarded, lane) for lane in range(lanes)]
-        for future in futures:
-            future.exception()  # wait for every lane before raising any lane's error
+        try:
+            for future in futures:
+                future.exception()  # wait for every lane before raising any lane's error
+        except BaseException:
+            stop.set()  # the test timed out or was interrupted: the lanes end after this trial
+            raise
         return [future.result() for future in futures]
