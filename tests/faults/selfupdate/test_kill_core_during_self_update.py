@@ -6,8 +6,12 @@ kills the core process at a random instant spread over check, download,
 install, start test, hand-over, exec, take-over and probation. A stand-in
 service manager starts it again, as systemd's Restart=always would. After
 every trial: exactly one core runs (the old or the new version), exactly one
-node runs and it is the node of the first trial (same pid), and state.json
+node runs and it is the node of its lane's first trial (same pid), and state.json
 loads and names an installed core. At no sample were two nodes running.
+
+The trials run in lanes (tests/faults/lanes.py): each lane is one core and
+one node with its own repository, data dir and service manager, and its
+trials follow one another on that core.
 
 NK_SELF_UPDATE_CRASH_TRIALS sets the number of trials (default 100).
 """
@@ -17,8 +21,11 @@ from __future__ import annotations
 import os
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from threading import Event
 
 import psutil
 import pytest
@@ -28,6 +35,7 @@ from nodekeeper.core.errors import CoreUnreachable
 from nodekeeper.core.ipc.client import Client
 from nodekeeper.core.selfupdate.store import CoreStore
 from nodekeeper.core.state import StateStore
+from tests.faults.lanes import LANES, lane_cores, lane_trials, run_lanes
 from tests.faults.supervise.test_core_kill import NodeCounter
 from tests.fixtures.nginx import NginxServer
 from tests.helpers import CoreHarness, wait_until
@@ -42,6 +50,7 @@ from tests.integration.update.release_repo import wait_version
 TRIALS = int(os.environ.get("NK_SELF_UPDATE_CRASH_TRIALS", "100"))
 # A self-update from the check to the commit takes well under this on an idle machine.
 KILL_WINDOW = 2.0
+SEED = 1201
 
 
 def core_processes(core: CoreHarness) -> list[int]:
@@ -78,17 +87,29 @@ def settled(core: CoreHarness) -> dict[str, object] | None:
     return status
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(60 + 15 * TRIALS)
-def test_kill_core_at_random_instants_of_a_self_update(
-    core: CoreHarness, tmp_path: Path, nginx: Callable[[Path], NginxServer]
-) -> None:
-    rng = random.Random(1201)
-    repo = CoreReleases(tmp_path)
-    repo.publish("1.0.0")
-    repo.channel("--minimum", "1.0.0", "--suggested", "1.0.0", "--rollout", "100")
-    server = nginx(repo.dir)
-    configure_self_update(core, repo, server.url + "/", probation="10s")
+@dataclass
+class Lane:
+    """One lane's outcomes and failures, and what its service manager and node sampler saw."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+    restarts: int = 0
+    samples: int = 0
+    max_seen: int = 0
+    overlaps: list[list[int]] = field(default_factory=list)
+
+
+def run_trials(
+    core: CoreHarness,
+    repo: CoreReleases,
+    url: str,
+    trials: list[int],
+    instants: list[float],
+    stop: Event,
+) -> Lane:
+    """One core and one node through ``trials`` self-updates, each killed at its instant."""
+    lane = Lane()
+    configure_self_update(core, repo, url, probation="10s")
     core.node.update(health_interval="500ms", health_timeout="400ms")
     core.start()
     node_pid = wait_version(core, "1.0.0")["node"]["pid"]
@@ -96,15 +117,15 @@ def test_kill_core_at_random_instants_of_a_self_update(
     manager.start()
     counter = NodeCounter(core)
     counter.start()
-    outcomes = {"old": 0, "new": 0}
-    failures: list[str] = []
     running = __version__
     try:
-        for trial in range(TRIALS):
+        for trial in trials:
+            if stop.is_set():
+                break
             version = f"0.3.{trial}"
             publish_core_in_process(repo, version)
             ask_for_self_update(core)
-            time.sleep(rng.uniform(0.0, KILL_WINDOW))
+            time.sleep(instants[trial])
             restarts = manager.restarts
             with manager.lock:  # the kill and its restart are one step of the manager
                 assert core.process is not None
@@ -115,7 +136,7 @@ def test_kill_core_at_random_instants_of_a_self_update(
                 status = wait_until(lambda: settled(core), 60, f"trial {trial} to settle", 0.1)
                 now = str(status["core_version"])
                 assert now in (running, version), f"core {now}, expected {running} or {version}"
-                outcomes["new" if now == version else "old"] += 1
+                lane.outcomes["new" if now == version else "old"] += 1
                 running = now
                 assert status["node"]["pid"] == node_pid, "the node was restarted"
                 assert core.node_pids() == [node_pid], f"nodes {core.node_pids()}"
@@ -126,16 +147,51 @@ def test_kill_core_at_random_instants_of_a_self_update(
                 assert saved.current is None or saved.current in installed, saved
                 assert saved.current in (None, now) or now == __version__, saved
             except AssertionError as exc:
-                failures.append(f"trial {trial}: {exc}")
+                lane.failures.append(
+                    f"trial {trial} (seed {SEED}, kill at {instants[trial]:.3f}s): {exc}"
+                )
     finally:
         manager.stop()
         counter.stop()
+    lane.restarts = manager.restarts
+    lane.samples, lane.max_seen, lane.overlaps = counter.samples, counter.max_seen, counter.overlaps
+    return lane
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60 + 15 * TRIALS)
+def test_kill_core_at_random_instants_of_a_self_update(
+    core: CoreHarness, tmp_path: Path, nginx: Callable[[Path], NginxServer]
+) -> None:
+    rng = random.Random(SEED)
+    instants = [rng.uniform(0.0, KILL_WINDOW) for _ in range(TRIALS)]
+    cores = lane_cores(core, tmp_path)
+    try:
+        # Each lane publishes its own cores (its trials' versions), so each has its own repository.
+        repos = [CoreReleases(c.root) for c in cores]
+        for repo in repos:
+            repo.publish("1.0.0")
+            repo.channel("--minimum", "1.0.0", "--suggested", "1.0.0", "--rollout", "100")
+        urls = [nginx(repo.dir).url + "/" for repo in repos]
+        lanes = run_lanes(
+            lambda n, stop: run_trials(
+                cores[n], repos[n], urls[n], lane_trials(n, TRIALS), instants, stop
+            )
+        )
+    finally:
+        for extra in cores[1:]:
+            extra.cleanup()
+    outcomes = sum((lane.outcomes for lane in lanes), Counter[str]())
+    failures = sorted((f for lane in lanes for f in lane.failures), key=lambda f: int(f.split()[1]))
+    overlaps = [pids for lane in lanes for pids in lane.overlaps]
     print(
-        f"\nkill -9 during self-update: {TRIALS} trials, {len(failures)} failures, "
-        f"outcomes {outcomes}, {manager.restarts} restarts, {counter.samples} samples, "
-        f"max nodes at once {counter.max_seen}"
+        f"\nkill -9 during self-update: {TRIALS} trials in {LANES} lanes, "
+        f"{len(failures)} failures, outcomes {dict(outcomes)}, "
+        f"{sum(lane.restarts for lane in lanes)} restarts, "
+        f"{sum(lane.samples for lane in lanes)} samples, "
+        f"max nodes at once {max(lane.max_seen for lane in lanes)}"
     )
     assert failures == []
-    assert counter.overlaps == []
+    assert overlaps == []
     if TRIALS >= 50:  # enough random instants to land both before and after the switch
         assert outcomes["old"] > 0 and outcomes["new"] > 0

@@ -1,13 +1,18 @@
-"""kill -9 the core at random moments: there are never two nodes."""
+"""kill -9 the core at random moments: there are never two nodes.
+
+The trials run in lanes (tests/faults/lanes.py), each lane a core and node of its own.
+"""
 
 from __future__ import annotations
 
 import random
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
+from tests.faults.lanes import lane_cores, lane_trials, run_lanes
 from tests.helpers import CoreHarness, wait_until
 
 
@@ -41,27 +46,56 @@ class NodeCounter(threading.Thread):
         assert self.error is None, f"the node sampler failed: {self.error!r}"
 
 
-@pytest.mark.slow
-def test_killing_the_core_20_times_never_leaves_two_nodes(core: CoreHarness) -> None:
-    rng = random.Random(20261127)
+TRIALS = 20
+SEED = 20261127
+
+
+def kill_trials(
+    core: CoreHarness, trials: list[int], instants: list[tuple[float, float]], stop: threading.Event
+) -> NodeCounter:
+    """Two kills per trial on one core, each at its drawn instant; the lane's sampler."""
     core.node["stop_timeout"] = "2s"
     counter = NodeCounter(core)
     counter.start()
     try:
-        for trial in range(20):
+        for trial in trials:
+            if stop.is_set():
+                break
+            at_start, while_running = instants[trial]
             # A kill at a random moment of start-up (loading, taking over, spawning)…
             core.start(wait_running=False)
-            time.sleep(rng.uniform(0.0, 0.8))
+            time.sleep(at_start)
             core.kill_core()
             # …and one at a random moment while the node runs; every start brings it back.
             core.start()
-            assert len(core.node_pids()) == 1, f"trial {trial}: no single node after start"
-            time.sleep(rng.uniform(0.0, 1.0))
+            assert len(core.node_pids()) == 1, (
+                f"trial {trial} (seed {SEED}): no single node after start"
+            )
+            time.sleep(while_running)
             core.kill_core()
         core.start()
         wait_until(lambda: len(core.node_pids()) == 1, 10, "one node after the last start")
     finally:
         counter.stop()
-    assert counter.samples > 100
-    assert counter.overlaps == [], f"two nodes at once: {counter.overlaps[:3]}"
-    assert counter.max_seen == 1
+    return counter
+
+
+@pytest.mark.slow
+def test_killing_the_core_20_times_never_leaves_two_nodes(
+    core: CoreHarness, tmp_path: Path
+) -> None:
+    rng = random.Random(SEED)
+    # Drawn in trial order, as one core killing them one by one would draw them.
+    instants = [(rng.uniform(0.0, 0.8), rng.uniform(0.0, 1.0)) for _ in range(TRIALS)]
+    cores = lane_cores(core, tmp_path)
+    try:
+        counters = run_lanes(
+            lambda n, stop: kill_trials(cores[n], lane_trials(n, TRIALS), instants, stop)
+        )
+    finally:
+        for extra in cores[1:]:
+            extra.cleanup()
+    overlaps = [pids for counter in counters for pids in counter.overlaps]
+    assert sum(counter.samples for counter in counters) > 100
+    assert overlaps == [], f"two nodes at once: {overlaps[:3]}"
+    assert max(counter.max_seen for counter in counters) == 1
