@@ -124,6 +124,7 @@ class LogWriter:
         # writer thread waits in the standby's epoll rather than on _cond.
         self._standby = standby
         self._idle = False  # the writer thread waits in the standby (under _cond)
+        self._running = False  # the writer thread is in its loop (cheaper than is_alive())
 
         self._fd: int | None = None
         self._size = 0
@@ -174,7 +175,7 @@ class LogWriter:
         if self._standby is None:
             return False
         with self._cond:
-            if self._queue or self._writing or self._closing or not self._thread.is_alive():
+            if self._queue or self._writing or self._closing or not self._running:
                 return False
             self._writing = True
             self._batch_since = pipe.armed_at = time.monotonic()
@@ -183,6 +184,27 @@ class LogWriter:
         return True
 
     def write_inline(self, data: bytes) -> None:
+        """Write whole lines in the reader's thread, between begin_inline and end_inline."""
+        fd, start = self._fd, self._size
+        if fd is None or self._episode_lines or start + len(data) >= self._settings.max_file_size:
+            self._write_batch(data)  # opening, a drop to mark, or a rotation: the careful path
+            return
+        # A quiet node's line, the common case: one write and nothing else.
+        try:
+            done = os.write(fd, data)
+        except OSError:
+            done = 0  # nothing written; the careful path tries again and accounts for it
+        if done == len(data):
+            self._size = start + done
+            if self._count_lines:
+                self.written_lines += data.count(b"\n")
+            return
+        if done:  # short write: undo it, or carry on from where it stopped
+            try:
+                os.ftruncate(fd, start)
+            except OSError:
+                self._size = start + done
+                data = data[done:]
         self._write_batch(data)
 
     def end_inline(self, pipe: Pipe) -> None:
@@ -254,6 +276,13 @@ class LogWriter:
             self._episode_reasons.append(reason)
 
     def _run(self) -> None:
+        self._running = True
+        try:
+            self._loop()
+        finally:
+            self._running = False
+
+    def _loop(self) -> None:
         try:
             self._ensure_open()  # at once: also closes off a line cut by a crash
         except _WriteFailed:
