@@ -55,6 +55,10 @@ BACKLOG_PAUSES_COMPRESSION = 16 * 1024 * 1024
 # are done soon after its last line without crowding the node.
 COMPRESS_WORKERS = max(1, min(2, os.cpu_count() or 1))
 STREAMS = ("stdout", "stderr")
+# Reads up to this size are written by the reader itself when the writer is idle (Linux):
+# a quiet node's lines. Larger ones, a flood, go to the writer thread, so that reading
+# and writing run side by side.
+INLINE_MAX = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -272,7 +276,12 @@ class LogCapture:
                         buffer = bytearray(min(2 * len(buffer), READ_SIZE))
                     self._read_bytes += len(data)
                     chunks = splitter.feed(data)
-                    if pipe is not None and chunks and self._writer.begin_inline(pipe):
+                    if (
+                        pipe is not None
+                        and chunks
+                        and len(data) <= INLINE_MAX
+                        and self._writer.begin_inline(pipe)
+                    ):
                         inline = chunks  # the writer is idle: one thread wake-up per line
                     else:
                         for chunk in chunks:

@@ -74,7 +74,11 @@ def test_a_reader_stuck_in_its_own_write_never_blocks_the_node(tmp_path: Path) -
     try:
         out_w, err_w = capture.open_stdio()
         writer = WriterProcess(out_w, err_w)
-        report = writer.lines(1_000_000)  # 100 MB; the log's first 4 KiB fill the FIFO
+        # A quiet node's lines, written by the reader itself: the second write finds the
+        # FIFO full and hangs there.
+        writer.lines(30)
+        writer.lines(30)
+        report = writer.lines(1_000_000)  # 100 MB while the reader is stuck
         assert float(report["max_ms"]) < 1000
         drain.start()
         report = writer.lines(10_000)
