@@ -325,7 +325,7 @@ class LogCapture:
                 self._read_bytes += len(data)
                 for chunk in splitter.feed(data):
                     self._writer.put(chunk)
-        if self._standby is not None:
+        if pipe.armed and self._standby is not None:  # its reader is still writing
             self._standby.rearm(pipe)
 
     def _hold(self, fd: int, stream: str, splitter: LineSplitter) -> None:
