@@ -5,7 +5,10 @@ fresh pipes and hands their write ends to the child. One reader thread per
 pipe reads large blocks and passes whole-line chunks to the single
 :class:`~nodekeeper.core.logs.writer.LogWriter`; the node never waits on the disk
 because the writer's buffer is bounded and drops (counted) instead of
-blocking. Readers stop at EOF, i.e. when the node and every process that
+blocking. On Linux a reader that finds the writer idle writes the lines
+itself, which halves the thread wake-ups of a quiet node; the writer thread
+stands by to read the pipe should that write hang (:mod:`.standby`).
+Readers stop at EOF, i.e. when the node and every process that
 inherited the pipe are gone, and then write a final partial line.
 
 On Linux the node also keeps a copy of each pipe's read end (see
@@ -35,6 +38,7 @@ from nodekeeper.core.logs import files
 from nodekeeper.core.logs.compress import Compressor, recover
 from nodekeeper.core.logs.follow import tail_lines
 from nodekeeper.core.logs.lines import LineSplitter
+from nodekeeper.core.logs.standby import RESCUE_AFTER, Pipe, new_standby
 from nodekeeper.core.logs.writer import LogWriter
 from nodekeeper.core.platform.pipes import NodePipes
 
@@ -51,6 +55,10 @@ BACKLOG_PAUSES_COMPRESSION = 16 * 1024 * 1024
 # are done soon after its last line without crowding the node.
 COMPRESS_WORKERS = max(1, min(2, os.cpu_count() or 1))
 STREAMS = ("stdout", "stderr")
+# Reads up to this size are written by the reader itself when the writer is idle (Linux):
+# a quiet node's lines. Larger ones, a flood, go to the writer thread, so that reading
+# and writing run side by side.
+INLINE_MAX = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,8 @@ class LogCapture:
         self._compressor = Compressor(
             on_done=self._prune, busy=self._backlogged, workers=COMPRESS_WORKERS
         )
+        # Linux: readers write a quiet node's lines themselves (core/logs/standby.py).
+        self._standby = new_standby()
         self._writer = LogWriter(
             settings,
             instance,
@@ -81,6 +91,7 @@ class LogCapture:
             publish=self._publish,
             compressor=self._compressor,
             count_lines=count_lines,
+            standby=self._standby,
         )
         self._readers: list[threading.Thread] = []
         # Readers stop between two reads when this pipe becomes readable (POSIX).
@@ -233,6 +244,12 @@ class LogCapture:
         for chunk in splitter.feed(partial):
             put(chunk)
         waiter = _waiter(fd, self._wake_r)
+        pipe = None
+        if self._standby is not None:
+            # Non-blocking: the writer thread may have read what poll announced.
+            os.set_blocking(fd, False)
+            pipe = Pipe(fd, lambda armed: self._rescue(armed, splitter))
+        held = pipe.lock if pipe is not None else contextlib.nullcontext()
         # One buffer for the life of the pipe (os.read would allocate, and the
         # allocator map and unmap, READ_SIZE bytes for every line of a quiet
         # node), small while the node is quiet, grown when a read fills it.
@@ -242,25 +259,74 @@ class LogCapture:
                 if waiter is not None:
                     _wait_readable(waiter)
                 if self._detaching:  # between two reads: the rest stays in the pipe
-                    self._hold(fd, stream, splitter)
+                    with held:
+                        self._hold(fd, stream, splitter)
                     return
-                try:
-                    data = _read_into(fd, buffer)
-                except InterruptedError:
-                    continue
-                except OSError:
-                    break
-                if not data:
-                    break
-                if len(data) == len(buffer) < READ_SIZE:
-                    buffer = bytearray(min(2 * len(buffer), READ_SIZE))
-                self._read_bytes += len(data)
-                for chunk in splitter.feed(data):
+                inline = None
+                with held:
+                    try:
+                        data = _read_into(fd, buffer)
+                    except (InterruptedError, BlockingIOError):
+                        continue
+                    except OSError:
+                        break
+                    if not data:
+                        break
+                    if len(data) == len(buffer) < READ_SIZE:
+                        buffer = bytearray(min(2 * len(buffer), READ_SIZE))
+                    self._read_bytes += len(data)
+                    chunks = splitter.feed(data)
+                    if (
+                        pipe is not None
+                        and chunks
+                        and len(data) <= INLINE_MAX
+                        and self._writer.begin_inline(pipe)
+                    ):
+                        inline = chunks  # the writer is idle: one thread wake-up per line
+                    else:
+                        for chunk in chunks:
+                            put(chunk)
+                if inline is not None:
+                    assert pipe is not None
+                    try:
+                        self._writer.write_inline(
+                            inline[0] if len(inline) == 1 else b"".join(inline)
+                        )
+                    finally:
+                        self._writer.end_inline(pipe)
+            with held:
+                for chunk in splitter.finish():
                     put(chunk)
-            for chunk in splitter.finish():
-                put(chunk)
         finally:
             os.close(fd)
+
+    def _rescue(self, pipe: Pipe, splitter: LineSplitter) -> None:
+        """Writer thread: the node wrote more while this pipe's reader is writing to disk.
+
+        A write that ends within RESCUE_AFTER leaves the reading to the reader;
+        a longer one (a slow or hung disk) must not make the node wait on a
+        full pipe, so the writer thread reads for the reader until it is back.
+        """
+        wait = pipe.armed_at + RESCUE_AFTER - time.monotonic()
+        if self._writer.wait_inline(pipe, max(0.0, wait)):
+            return
+        with pipe.lock:
+            while pipe.armed:
+                try:
+                    data = os.read(pipe.fd, READ_SIZE)
+                except InterruptedError:
+                    continue
+                except BlockingIOError:
+                    break
+                except OSError:
+                    return
+                if not data:
+                    return  # EOF: its reader ends the pipe once its write is done
+                self._read_bytes += len(data)
+                for chunk in splitter.feed(data):
+                    self._writer.put(chunk)
+        if pipe.armed and self._standby is not None:  # its reader is still writing
+            self._standby.rearm(pipe)
 
     def _hold(self, fd: int, stream: str, splitter: LineSplitter) -> None:
         with self._lock:

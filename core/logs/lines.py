@@ -32,6 +32,9 @@ class LineSplitter:
         """Chunks of whole lines (each ends in b"\\n") completed by ``data``."""
         if not data:
             return []
+        whole = data[-1:] == b"\n" and not self._pending and not self._continued
+        if whole and len(data) <= self._max_line:  # whole lines, none too long: as they came
+            return [data]
         out: list[bytes] = []
         first_nl = data.find(b"\n")
         if first_nl < 0:

@@ -31,6 +31,7 @@ from nodekeeper.core.logs import files
 from nodekeeper.core.logs.compress import Compressor
 from nodekeeper.core.logs.files import LogsSettings
 from nodekeeper.core.logs.policy import archive_name, bytes_before_rotation, format_marker
+from nodekeeper.core.logs.standby import Pipe, Standby
 
 BUFFER_BYTES = 64 * 1024 * 1024
 BATCH_BYTES = 1024 * 1024
@@ -90,6 +91,7 @@ class LogWriter:
         stall_timeout: float = STALL_TIMEOUT,
         clock: Callable[[], float] = time.time,
         count_lines: bool = True,
+        standby: Standby | None = None,
     ) -> None:
         self._settings = settings
         self._dir = Path(settings.dir)
@@ -118,6 +120,11 @@ class LogWriter:
         # so it is done only when something reads the figure.
         self.written_lines = 0
         self._count_lines = count_lines
+        # With a standby (Linux) pipe readers may write themselves (begin_inline), and the
+        # writer thread waits in the standby's epoll rather than on _cond.
+        self._standby = standby
+        self._idle = False  # the writer thread waits in the standby (under _cond)
+        self._running = False  # the writer thread is in its loop (cheaper than is_alive())
 
         self._fd: int | None = None
         self._size = 0
@@ -139,6 +146,10 @@ class LogWriter:
             return True
         with self._cond:
             while self._queued and self._queued + len(chunk) > self._buffer_bytes:
+                if not self._writing and threading.current_thread() is self._thread:
+                    # The writer thread reading for a busy pipe reader: it makes room itself.
+                    self._write_next_batch()
+                    continue
                 reason = self._why_not_wait()
                 if reason is not None:
                     self._count_drop(chunk.count(b"\n"), reason)
@@ -150,7 +161,67 @@ class LogWriter:
             self._queue.append(chunk)
             self._queued += len(chunk)
             self._cond.notify_all()
+            if self._idle and self._standby is not None:
+                self._standby.wake()
         return True
+
+    def begin_inline(self, pipe: Pipe) -> bool:
+        """May the reader of ``pipe`` write its lines itself, now? (Only with a standby.)
+
+        Yes when nothing is queued or being written: the writer thread then
+        sleeps on, and the pipe is armed in the standby in case the write hangs.
+        The caller then calls :meth:`write_inline` and, in any case, :meth:`end_inline`.
+        """
+        if self._standby is None:
+            return False
+        with self._cond:
+            if self._queue or self._writing or self._closing or not self._running:
+                return False
+            self._writing = True
+            self._batch_since = pipe.armed_at = time.monotonic()
+            pipe.armed = True
+            self._standby.arm(pipe)
+        return True
+
+    def write_inline(self, data: bytes) -> None:
+        """Write whole lines in the reader's thread, between begin_inline and end_inline."""
+        fd, start = self._fd, self._size
+        if fd is None or self._episode_lines or start + len(data) >= self._settings.max_file_size:
+            self._write_batch(data)  # opening, a drop to mark, or a rotation: the careful path
+            return
+        # A quiet node's line, the common case: one write and nothing else.
+        try:
+            done = os.write(fd, data)
+        except OSError:
+            done = 0  # nothing written; the careful path tries again and accounts for it
+        if done == len(data):
+            self._size = start + done
+            if self._count_lines:
+                self.written_lines += data.count(b"\n")
+            return
+        if done:  # short write: undo it, or carry on from where it stopped
+            try:
+                os.ftruncate(fd, start)
+            except OSError:
+                self._size = start + done
+                data = data[done:]
+        self._write_batch(data)
+
+    def end_inline(self, pipe: Pipe) -> None:
+        assert self._standby is not None
+        self._standby.disarm(pipe)
+        with self._cond:
+            pipe.armed = False
+            self._batch_since = None
+            self._writing = False
+            self._cond.notify_all()
+            if self._queue and self._idle:
+                self._standby.wake()
+
+    def wait_inline(self, pipe: Pipe, timeout: float) -> bool:
+        """Wait up to ``timeout`` for the reader of ``pipe`` to finish its write; True if it did."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not pipe.armed, timeout)
 
     def _why_not_wait(self) -> str | None:
         """Why a producer facing a full buffer must drop now (None: wait for the writer)."""
@@ -190,6 +261,8 @@ class LogWriter:
         with self._cond:
             self._closing = True
             self._cond.notify_all()
+            if self._standby is not None:
+                self._standby.wake()
         if self._thread.is_alive():
             self._thread.join(timeout)
 
@@ -203,33 +276,65 @@ class LogWriter:
             self._episode_reasons.append(reason)
 
     def _run(self) -> None:
+        self._running = True
+        try:
+            self._loop()
+        finally:
+            self._running = False
+
+    def _loop(self) -> None:
         try:
             self._ensure_open()  # at once: also closes off a line cut by a crash
         except _WriteFailed:
             pass  # retried with the first lines to write
+        standby = self._standby
         while True:
             with self._cond:
-                while not self._queue and not self._closing:
-                    self._cond.wait()
-                if not self._queue:
-                    break
-                batch: list[bytes] = []
-                taken = 0
-                while self._queue and taken < BATCH_BYTES:
-                    chunk = self._queue.popleft()
-                    batch.append(chunk)
-                    taken += len(chunk)
-                self._queued -= taken
-                self._writing = True
-                self._batch_since = time.monotonic()
-            try:
-                self._write_batch(batch[0] if len(batch) == 1 else b"".join(batch))
-            finally:
-                with self._cond:
-                    self._batch_since = None
-                    self._writing = False
-                    self._cond.notify_all()
+                if standby is None:
+                    while not self._queue and not self._closing:
+                        self._cond.wait()
+                elif not self._queue or self._writing:
+                    if self._closing and not self._queue:
+                        if not self._writing:
+                            break
+                        self._cond.wait()  # a reader's own write: end_inline wakes us
+                        continue
+                    self._idle = True
+                if not self._idle:
+                    if not self._queue:
+                        break
+                    self._write_next_batch()
+                    continue
+            assert standby is not None
+            for pipe in standby.wait():
+                pipe.rescue(pipe)
+            with self._cond:
+                self._idle = False
         self._close_fd()
+        if standby is not None:
+            with self._cond:
+                standby.close()
+
+    def _write_next_batch(self) -> None:
+        """Take up to BATCH_BYTES off the queue and write it (caller holds _cond;
+        it is released during the write)."""
+        batch: list[bytes] = []
+        taken = 0
+        while self._queue and taken < BATCH_BYTES:
+            chunk = self._queue.popleft()
+            batch.append(chunk)
+            taken += len(chunk)
+        self._queued -= taken
+        self._writing = True
+        self._batch_since = time.monotonic()
+        self._cond.release()
+        try:
+            self._write_batch(batch[0] if len(batch) == 1 else b"".join(batch))
+        finally:
+            self._cond.acquire()
+            self._batch_since = None
+            self._writing = False
+            self._cond.notify_all()
 
     def _write_batch(self, data: bytes) -> None:
         now = self._clock()

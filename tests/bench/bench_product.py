@@ -1,6 +1,11 @@
 """The core as users run it, against supervisord: idle CPU, cold start, status, many instances.
 
     .venv/bin/python -m tests.bench.bench_product [--idle 300] [--starts 5] [--calls 10]
+        [--parts idle,cold,status] [--instances 1,5,20]
+
+--parts and --instances pick what is measured (all of it by default):
+``--parts idle --instances ""`` measures only the two idle cores against
+supervisord, which is quick enough to run while working on the idle core.
 
 Everything is started the way a service manager starts it (`nodekeeper run
 --config …`, `supervisord -c …`), and every comparison comes from the same
@@ -30,7 +35,6 @@ Not a pytest module: it prints a table and never asserts.
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import signal
 import statistics
@@ -38,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,7 +215,9 @@ def idle_window(groups: dict[str, list[Target]], seconds: float) -> dict[str, Us
     return result
 
 
-def measure_idle(root: Path, tools: native.Native, seconds: float) -> dict[str, Usage]:
+def measure_idle(
+    root: Path, tools: native.Native, seconds: float, instances: list[int]
+) -> dict[str, Usage]:
     groups: dict[str, list[Target]] = {}
     port_health, port_bare, port_sv = free_port(), free_port(), free_port()
 
@@ -225,7 +232,7 @@ def measure_idle(root: Path, tools: native.Native, seconds: float) -> dict[str, 
         ]
         groups["nk bare"] = [start_core(root, "bare", demo(port_bare, "bare.pid"), None)]
         groups["sv demo"] = [start_supervisord(root, "sv-demo", {"node": demo(port_sv, "sv.pid")})]
-        for n in (1, 5, 20):
+        for n in instances:
             groups[f"nk x{n}"] = [
                 start_core(root, f"i{n}-{k}", [str(tools.idle)], None) for k in range(n)
             ]
@@ -289,6 +296,34 @@ def status_calls(root: Path, tools: native.Native, calls: int) -> tuple[list[flo
         sv.stop()
 
 
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b else "inf"
+
+
+PARTS = ["idle", "cold", "status"]
+
+
+def names_of(allowed: list[str]) -> Callable[[str], list[str]]:
+    def parse(text: str) -> list[str]:
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        unknown = [name for name in names if name not in allowed]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown part {unknown[0]!r}")
+        return names
+
+    return parse
+
+
+def counts(text: str) -> list[int]:
+    try:
+        values = [int(n) for n in text.split(",") if n.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of counts: {text!r}") from None
+    if any(n < 1 for n in values):
+        raise argparse.ArgumentTypeError("instance counts start at 1")
+    return values
+
+
 def span(values: list[float], scale: float = 1.0) -> str:
     return f"{min(values) * scale:.0f}-{max(values) * scale:.0f}"
 
@@ -298,44 +333,79 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=300.0, help="idle window in seconds")
     parser.add_argument("--starts", type=int, default=5, help="cold starts per supervisor")
     parser.add_argument("--calls", type=int, default=10, help="status calls per supervisor")
+    parser.add_argument(
+        "--parts",
+        type=names_of(PARTS),
+        default=PARTS,
+        help=f"comma-separated parts to measure, of {','.join(PARTS)} (default: all)",
+    )
+    parser.add_argument(
+        "--instances",
+        type=counts,
+        default=[1, 5, 20],
+        help='comma-separated instance counts for the idle window (default 1,5,20; "" for none)',
+    )
     args = parser.parse_args()
+    instances: list[int] = args.instances if "idle" in args.parts else []
+    cold_nk: list[float] = []
+    cold_sv: list[float] = []
+    st_nk: list[float] = []
+    st_sv: list[float] = []
+    idle: dict[str, Usage] = {}
     with tempfile.TemporaryDirectory(prefix="nk-bench-product-") as tmp:
         root = Path(tmp)
         tools = native.build(root / "native")
-        print("cold starts ...", file=sys.stderr, flush=True)
-        cold_nk, cold_sv = cold_starts(root, tools, args.starts)
-        print("status calls ...", file=sys.stderr, flush=True)
-        st_nk, st_sv = status_calls(root, tools, args.calls)
-        print(f"idle window of {args.idle:g} s ...", file=sys.stderr, flush=True)
-        idle = measure_idle(root, tools, args.idle)
-
-    def ratio(a: float, b: float) -> str:
-        return f"{a / b:.2f}" if b else "inf"
+        if "cold" in args.parts:
+            print("cold starts ...", file=sys.stderr, flush=True)
+            cold_nk, cold_sv = cold_starts(root, tools, args.starts)
+        if "status" in args.parts:
+            print("status calls ...", file=sys.stderr, flush=True)
+            st_nk, st_sv = status_calls(root, tools, args.calls)
+        if "idle" in args.parts:
+            print(f"idle window of {args.idle:g} s ...", file=sys.stderr, flush=True)
+            idle = measure_idle(root, tools, args.idle, instances)
 
     print(f"\n{'metric':34}{'nodekeeper':>12}{'supervisord':>13}{'ratio':>7}  goal")
-    rows = [
-        (
-            f"idle CPU s / {args.idle:g} s, health on",
-            idle["nk health"].cpu,
-            idle["sv demo"].cpu,
-            "<= 1",
-        ),
-        (
-            f"idle CPU s / {args.idle:g} s, health off",
-            idle["nk bare"].cpu,
-            idle["sv demo"].cpu,
-            "<= 0.5",
-        ),
-    ]
+    rows = []
+    if idle:
+        rows = [
+            (
+                f"idle CPU s / {args.idle:g} s, health on",
+                idle["nk health"].cpu,
+                idle["sv demo"].cpu,
+                "<= 1",
+            ),
+            (
+                f"idle CPU s / {args.idle:g} s, health off",
+                idle["nk bare"].cpu,
+                idle["sv demo"].cpu,
+                "<= 0.5",
+            ),
+        ]
     for label, a, b, goal in rows:
         print(f"{label:34}{a:>12.3f}{b:>13.3f}{ratio(a, b):>7}  {goal}")
         record(label, f"{a:.3f}", f"{b:.3f}", a / b if b else None, goal)
+    if cold_nk:
+        print_cold_starts(cold_nk, cold_sv)
+    if st_nk:
+        print_status_calls(st_nk, st_sv)
+    for n in instances:
+        for kind, how in (("nk shared", "one core"), ("nk", "a core each")):
+            goal = "<= 2" if n == 20 and kind == "nk shared" else ""
+            print_instances(n, how, idle[f"{kind} x{n}"], idle[f"sv x{n}"], args.idle, goal)
+    return 0
+
+
+def print_cold_starts(cold_nk: list[float], cold_sv: list[float]) -> None:
     med_nk, med_sv = statistics.median(cold_nk), statistics.median(cold_sv)
     record("cold start ms", f"{med_nk * 1000:.0f}", f"{med_sv * 1000:.0f}", med_nk / med_sv, "<= 1")
     print(
         f"{'cold start ms (median)':34}{med_nk * 1000:>12.0f}{med_sv * 1000:>13.0f}"
         f"{ratio(med_nk, med_sv):>7}  <= 1   range {span(cold_nk, 1000)} / {span(cold_sv, 1000)}"
     )
+
+
+def print_status_calls(st_nk: list[float], st_sv: list[float]) -> None:
     med_nk, med_sv = statistics.median(st_nk), statistics.median(st_sv)
     record(
         "status round trip ms",
@@ -348,28 +418,25 @@ def main() -> int:
         f"{'status round trip ms (median)':34}{med_nk * 1000:>12.0f}{med_sv * 1000:>13.0f}"
         f"{ratio(med_nk, med_sv):>7}  <= 1   range {span(st_nk, 1000)} / {span(st_sv, 1000)}"
     )
-    for n, (kind, how) in itertools.product(
-        (1, 5, 20), (("nk shared", "one core"), ("nk", "a core each"))
-    ):
-        nk, sv = idle[f"{kind} x{n}"], idle[f"sv x{n}"]
-        goal = "<= 2" if n == 20 and kind == "nk shared" else ""
-        record(
-            f"{n} instances, {how}: RSS MiB / idle CPU s (ratio: RSS)",
-            f"{nk.rss_mib:.0f} / {nk.cpu:.2f} (CPU {ratio(nk.cpu, sv.cpu)}x)",
-            f"{sv.rss_mib:.0f} / {sv.cpu:.2f}",
-            nk.rss_mib / sv.rss_mib,
-            goal,
-        )
-        print(
-            f"{f'{n:>2} instances, {how}: RSS MiB':34}{nk.rss_mib:>12.0f}{sv.rss_mib:>13.0f}{ratio(nk.rss_mib, sv.rss_mib):>7}  {goal}"
-        )
-        print(
-            f"{'             PSS MiB':34}{nk.pss_mib:>12.0f}{sv.pss_mib:>13.0f}{ratio(nk.pss_mib, sv.pss_mib):>7}"
-        )
-        print(
-            f"{f'             idle CPU s / {args.idle:g} s':34}{nk.cpu:>12.3f}{sv.cpu:>13.3f}{ratio(nk.cpu, sv.cpu):>7}  {goal}"
-        )
-    return 0
+
+
+def print_instances(n: int, how: str, nk: Usage, sv: Usage, window: float, goal: str) -> None:
+    record(
+        f"{n} instances, {how}: RSS MiB / idle CPU s (ratio: RSS)",
+        f"{nk.rss_mib:.0f} / {nk.cpu:.2f} (CPU {ratio(nk.cpu, sv.cpu)}x)",
+        f"{sv.rss_mib:.0f} / {sv.cpu:.2f}",
+        nk.rss_mib / sv.rss_mib,
+        goal,
+    )
+    print(
+        f"{f'{n:>2} instances, {how}: RSS MiB':34}{nk.rss_mib:>12.0f}{sv.rss_mib:>13.0f}{ratio(nk.rss_mib, sv.rss_mib):>7}  {goal}"
+    )
+    print(
+        f"{'             PSS MiB':34}{nk.pss_mib:>12.0f}{sv.pss_mib:>13.0f}{ratio(nk.pss_mib, sv.pss_mib):>7}"
+    )
+    print(
+        f"{f'             idle CPU s / {window:g} s':34}{nk.cpu:>12.3f}{sv.cpu:>13.3f}{ratio(nk.cpu, sv.cpu):>7}  {goal}"
+    )
 
 
 if __name__ == "__main__":
