@@ -245,7 +245,7 @@ class LogCapture:
             put(chunk)
         waiter = _waiter(fd, self._wake_r)
         pipe = None
-        if self._standby is not None:
+        if self._standby is not None and sys.platform != "win32":
             # Non-blocking: the writer thread may have read what poll announced.
             os.set_blocking(fd, False)
             pipe = Pipe(fd, lambda armed: self._rescue(armed, splitter))
