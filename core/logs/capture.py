@@ -47,8 +47,8 @@ FIRST_READ_SIZE = 64 * 1024
 PIPE_SIZE = 1024 * 1024
 MAX_TAIL_LINES = 10_000
 # Compression waits only while the writer is really behind (a quarter of its buffer).
-# It no longer waits out a flood: with the compressor threads niced and zlib
-# releasing the GIL, compressing the finished archives while the next ones fill
+# It no longer waits out a flood: with the compressor threads niced and the gzip
+# engine releasing the GIL, compressing the finished archives while the next ones fill
 # brings the moment every line is on disk and compressed forward (scripts/bench logs).
 BACKLOG_PAUSES_COMPRESSION = 16 * 1024 * 1024
 # Archives compressed at once: one per core, at most two, so a flood's archives
