@@ -13,16 +13,41 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from tests.helpers import CoreHarness
+
+if TYPE_CHECKING:
+    from tests.faults.supervise.test_core_kill import NodeCounter
 
 LANES = max(1, int(os.environ.get("NK_CRASH_LANES", "2")))
 
 T = TypeVar("T")
+
+
+@dataclass
+class Lane:
+    """One lane's outcomes and failures, and what its service manager and node sampler saw."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+    restarts: int = 0
+    samples: int = 0
+    max_seen: int = 0
+    overlaps: list[list[int]] = field(default_factory=list)
+
+    def sampled(self, counter: NodeCounter) -> None:
+        """Keep what the lane's node sampler saw."""
+        self.samples, self.max_seen, self.overlaps = (
+            counter.samples,
+            counter.max_seen,
+            counter.overlaps,
+        )
 
 
 def lane_trials(lane: int, trials: int, lanes: int = LANES) -> list[int]:

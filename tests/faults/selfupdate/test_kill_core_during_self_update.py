@@ -23,7 +23,6 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Event
 
@@ -35,7 +34,7 @@ from nodekeeper.core.errors import CoreUnreachable
 from nodekeeper.core.ipc.client import Client
 from nodekeeper.core.selfupdate.store import CoreStore
 from nodekeeper.core.state import StateStore
-from tests.faults.lanes import LANES, lane_cores, lane_trials, run_lanes
+from tests.faults.lanes import LANES, Lane, lane_cores, lane_trials, run_lanes
 from tests.faults.supervise.test_core_kill import NodeCounter
 from tests.fixtures.nginx import NginxServer
 from tests.helpers import CoreHarness, wait_until
@@ -85,18 +84,6 @@ def settled(core: CoreHarness) -> dict[str, object] | None:
     if saved.trying is not None:
         return None
     return status
-
-
-@dataclass
-class Lane:
-    """One lane's outcomes and failures, and what its service manager and node sampler saw."""
-
-    outcomes: Counter[str] = field(default_factory=Counter)
-    failures: list[str] = field(default_factory=list)
-    restarts: int = 0
-    samples: int = 0
-    max_seen: int = 0
-    overlaps: list[list[int]] = field(default_factory=list)
 
 
 def run_trials(
@@ -154,7 +141,7 @@ def run_trials(
         manager.stop()
         counter.stop()
     lane.restarts = manager.restarts
-    lane.samples, lane.max_seen, lane.overlaps = counter.samples, counter.max_seen, counter.overlaps
+    lane.sampled(counter)
     return lane
 
 

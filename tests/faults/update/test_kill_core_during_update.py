@@ -21,7 +21,6 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Event
 
@@ -31,7 +30,7 @@ import pytest
 from nodekeeper.core.errors import CoreUnreachable
 from nodekeeper.core.ipc.client import Client
 from nodekeeper.core.state import State
-from tests.faults.lanes import LANES, lane_cores, lane_trials, run_lanes
+from tests.faults.lanes import LANES, Lane, lane_cores, lane_trials, run_lanes
 from tests.faults.supervise.test_core_kill import NodeCounter
 from tests.fixtures.nginx import NginxServer
 from tests.helpers import CoreHarness, wait_until
@@ -69,17 +68,6 @@ def running_binary(pid: int) -> str:
     cmdline = psutil.Process(pid).cmdline()
     # The demo binary is a script: [python, <binary>, run, ...]
     return next(arg for arg in cmdline if arg.endswith("storagenode"))
-
-
-@dataclass
-class Lane:
-    """One lane's outcomes and failures, and what its node sampler saw."""
-
-    outcomes: Counter[str] = field(default_factory=Counter)
-    failures: list[str] = field(default_factory=list)
-    samples: int = 0
-    max_seen: int = 0
-    overlaps: list[list[int]] = field(default_factory=list)
 
 
 def prepare_pristine(core: CoreHarness, repo: ReleaseRepo, url: str) -> Path:
@@ -130,7 +118,7 @@ def run_trials(
             core.cleanup()
     finally:
         counter.stop()
-    lane.samples, lane.max_seen, lane.overlaps = counter.samples, counter.max_seen, counter.overlaps
+    lane.sampled(counter)
     return lane
 
 
