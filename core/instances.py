@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from nodekeeper.core.config import Config
 from nodekeeper.core.errors import ConfigError, NodekeeperError
 from nodekeeper.core.events import Event, EventBus
-from nodekeeper.core.logs.corelog import INSTANCE
+from nodekeeper.core.logs.context import INSTANCE
 from nodekeeper.core.platform import sdnotify
 from nodekeeper.core.platform.base import DataDirLock
 from nodekeeper.core.platform.stop_signals import on_stop_request

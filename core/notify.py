@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nodekeeper.core.events import Event
+from nodekeeper.core.logs.context import in_this_context
 from nodekeeper.core.notify_formats import Outgoing, describe, redacted, render, summary
 from nodekeeper.core.throttle import Notification, NotificationThrottle
 from nodekeeper.core.transport.base import BaseTransport, Request, Timeout, TransportError
@@ -58,7 +59,9 @@ class WebhookNotifier:
         self._clock = clock
         self._timeout = timeout
         self._queue: queue.Queue[Event | None] = queue.Queue(QUEUE_SIZE)
-        self._thread = threading.Thread(target=self._deliver_forever, name="webhook", daemon=True)
+        self._thread = threading.Thread(
+            target=in_this_context(self._deliver_forever), name="webhook", daemon=True
+        )
         if transport is None:
             # Only cores that notify pay for requests.
             from nodekeeper.core.transport.requests_transport import RequestsTransport

@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     from nodekeeper.core.config import load_config
     from nodekeeper.core.config.program import check_folders
     from nodekeeper.core.instances import check_distinct
-    from nodekeeper.core.logs.corelog import INSTANCE, setup_core_logging
+    from nodekeeper.core.logs.context import INSTANCE
+    from nodekeeper.core.logs.corelog import setup_core_logging
     from nodekeeper.core.platform import current_platform
     from nodekeeper.core.selfupdate.handover import LOCK_ENV, take_private_env
     from nodekeeper.core.selfupdate.start import settle_start

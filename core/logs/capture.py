@@ -36,6 +36,7 @@ from nodekeeper.core.config import LogsConfig
 from nodekeeper.core.events import EventBus
 from nodekeeper.core.logs import files
 from nodekeeper.core.logs.compress import Compressor, recover
+from nodekeeper.core.logs.context import in_this_context
 from nodekeeper.core.logs.follow import tail_lines
 from nodekeeper.core.logs.lines import LineSplitter
 from nodekeeper.core.logs.standby import RESCUE_AFTER, Pipe, new_standby
@@ -181,7 +182,7 @@ class LogCapture:
 
     def _start_reader(self, stream: str, fd: int, partial: bytes) -> None:
         thread = threading.Thread(
-            target=self._read_until_eof,
+            target=in_this_context(self._read_until_eof),
             args=(fd, stream, partial),
             name=f"log-reader-{stream}",
             daemon=True,

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from nodekeeper.core.fsutil import fsync_dir
 from nodekeeper.core.logs import deflate
+from nodekeeper.core.logs.context import in_this_context
 from nodekeeper.core.logs.policy import ArchiveKey, parse_archive
 
 _log = logging.getLogger(__name__)
@@ -189,7 +190,9 @@ class Compressor:
         self._failed: list[Path] = []
         self._stop = threading.Event()
         self._threads = [
-            threading.Thread(target=self._run, name=f"log-compressor-{i}", daemon=True)
+            threading.Thread(
+                target=in_this_context(self._run), name=f"log-compressor-{i}", daemon=True
+            )
             for i in range(max(1, workers))
         ]
         self._running = 0  # archives being compressed right now

@@ -10,7 +10,6 @@ launchd, the Windows event log via the service wrapper) pick them up.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import datetime as _dt
 import logging
 import sys
@@ -20,20 +19,13 @@ from pathlib import Path
 from nodekeeper.core.config import LogsConfig
 from nodekeeper.core.logs import files
 from nodekeeper.core.logs.compress import Compressor, recover
+from nodekeeper.core.logs.context import INSTANCE
 from nodekeeper.core.logs.files import LogsSettings
 from nodekeeper.core.logs.writer import LogWriter
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # On stderr, where a process serving several instances writes for all of them.
 TAGGED_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(instance_tag)s%(message)s"
-
-# The instance whose work is logging, in a process serving several
-# (core/instances.py runs each instance's tasks in a context that sets it).
-# None: a process-wide record (or a thread no instance started), which goes
-# to every instance's log.
-INSTANCE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "nodekeeper_instance", default=None
-)
 
 
 class InstanceTag(logging.Filter):

@@ -29,6 +29,7 @@ from typing import Any
 
 from nodekeeper.core.logs import files
 from nodekeeper.core.logs.compress import Compressor
+from nodekeeper.core.logs.context import in_this_context
 from nodekeeper.core.logs.files import LogsSettings
 from nodekeeper.core.logs.policy import archive_name, bytes_before_rotation, format_marker
 from nodekeeper.core.logs.standby import Pipe, Standby
@@ -129,7 +130,9 @@ class LogWriter:
         self._fd: int | None = None
         self._size = 0
         self._retry_at = 0.0
-        self._thread = threading.Thread(target=self._run, name=f"log-writer-{prefix}", daemon=True)
+        self._thread = threading.Thread(
+            target=in_this_context(self._run), name=f"log-writer-{prefix}", daemon=True
+        )
 
     # -- producer side (any thread, never blocks) ---------------------------------
 
