@@ -9,8 +9,8 @@ systemd hears READY=1 once every instance has started its node.
 An instance whose core part fails stops its node, as a core alone would;
 the process then builds that instance's core again after a back-off
 instead of exiting, so that one instance's trouble never restarts the
-other nodes. Such a process does not update itself (an exec would hand
-over every instance at once): docs/instances.md.
+other nodes. The first instance's core runs the process's own updates,
+and a switch hands every instance over in one exec: docs/instances.md.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from nodekeeper.core.platform import sdnotify
 from nodekeeper.core.platform.base import DataDirLock
 from nodekeeper.core.platform.stop_signals import on_stop_request
 from nodekeeper.core.running import Core
-from nodekeeper.core.selfupdate.handover import read_record, remove_record
+from nodekeeper.core.selfupdate.handover import take_record
 from nodekeeper.core.selfupdate.start import CoreStart
 from nodekeeper.core.service import build_core, serve
 
@@ -76,8 +76,7 @@ def check_distinct(configs: Sequence[Config]) -> None:
 
 def handed_over_start(config: Config) -> CoreStart:
     """The unfinished lines a core that left the node running held (read once)."""
-    record = read_record(config.paths.data_dir)
-    remove_record(config.paths.data_dir)
+    record = take_record(config.paths.data_dir)
     return CoreStart(partials=dict(record.partials) if record is not None else {})
 
 

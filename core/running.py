@@ -61,8 +61,8 @@ class Core:
     # Set when [metrics] listen is: the endpoint serves it (core/metrics/).
     metrics: EventRecorder | None = None
     notifier: WebhookNotifier | None = None
-    # The core's own updates (None in a process serving several instances, and in
-    # tests that build a Core by hand).
+    # The core's own updates (None for all but the first instance of a process serving
+    # several, and in tests that build a Core by hand).
     self_updater: SelfUpdater | None = None
     # The other instances served by this process (core/instances.py); empty when alone.
     shared_with: tuple[str, ...] = ()

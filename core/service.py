@@ -143,24 +143,17 @@ async def _serve(
 
     listening.append(on_reload_request(loop, reload))
     status_path = config.paths.data_dir / "status.json"
-    # Created first, so it is listening before the supervisor starts the node.
-    notifier = asyncio.create_task(
-        sdnotify.report_to_systemd(core.bus, stopping=lambda: core.handover is None)
-        if systemd
-        else asyncio.sleep(0),
-        name="sd_notify",
-    )
-    supervising = asyncio.create_task(core.supervisor.run(), name="supervisor")
-    status_writer = asyncio.create_task(
+    parts: dict[str, asyncio.Task[Any]] = {}
+    if systemd:  # created first, so it is listening before the supervisor starts the node
+        parts["systemd notifier"] = asyncio.create_task(
+            sdnotify.report_to_systemd(core.bus, stopping=lambda: core.handover is None),
+            name="sd_notify",
+        )
+    parts["supervisor"] = asyncio.create_task(core.supervisor.run(), name="supervisor")
+    parts["status writer"] = asyncio.create_task(
         write_status_forever(core.status, core.changes, core.bus, status_path), name="status"
     )
-    updating = asyncio.create_task(core.updater.run(), name="updater")
-    parts = {
-        "supervisor": supervising,
-        "status writer": status_writer,
-        "updater": updating,
-        "systemd notifier": notifier,
-    }
+    parts["updater"] = asyncio.create_task(core.updater.run(), name="updater")
     if core.self_updater is not None:
         parts["self-updater"] = asyncio.create_task(core.self_updater.run(), name="self-updater")
     if core.start is not None and core.start.on_probation is not None:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from nodekeeper.core.startup.plan import ServicePlan, ServiceSpec
+    from nodekeeper.core.startup.apply import Installer
+    from nodekeeper.core.startup.plan import ServiceSpec
 
 ACTIONS = ("install", "uninstall", "status")
 
@@ -49,6 +50,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from nodekeeper.core import paths
     from nodekeeper.core.config import load_config
+    from nodekeeper.core.instances import check_distinct
     from nodekeeper.core.startup import locate
     from nodekeeper.core.startup.apply import Installer
     from nodekeeper.core.startup.errors import ServiceUsageError
@@ -62,10 +64,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
     configs = [load_config(path) for path in args.config]
-    if len(configs) > 1:
-        from nodekeeper.core.instances import check_distinct
-
-        check_distinct(configs)
+    check_distinct(configs)
     root = None
     if args.root is not None:
         if not args.root or "\0" in args.root:
@@ -88,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
     plan = build_plan(os_name, spec)
     if args.action == "install":
         for other in specs[1:]:
-            _refuse_own_service(build_plan(os_name, other), other, root)
+            _refuse_own_service(
+                Installer(build_plan(os_name, other), root=root, run_commands=False), other
+            )
     run_commands, note = commands_wanted(os_name, root is not None, locate.systemd_running())
     if args.dry_run and args.action != "status":
         shown_root = None if root is None else str(root)
@@ -107,15 +108,13 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _refuse_own_service(plan: ServicePlan, spec: ServiceSpec, root: Path | None) -> None:
+def _refuse_own_service(own: Installer, spec: ServiceSpec) -> None:
     """Two services serving one instance would fight over its data dir lock forever."""
     from nodekeeper.core.startup.errors import ServiceUsageError
-    from nodekeeper.core.startup.plan import target_path
 
-    for planned in plan.core.files:
-        path = Path(target_path(planned.path, None if root is None else str(root)))
-        if path.exists():
-            raise ServiceUsageError(
-                f"instance {spec.instance} has a service of its own ({path}): remove it first "
-                f"with 'nodekeeper service uninstall --config {spec.config_path}'"
-            )
+    present = own.present(own.plan.core)
+    if present:
+        raise ServiceUsageError(
+            f"instance {spec.instance} has a service of its own ({own.path_of(present[0])}): "
+            f"remove it first with 'nodekeeper service uninstall --config {spec.config_path}'"
+        )

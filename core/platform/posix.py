@@ -317,7 +317,8 @@ def _proc_status(pid: int) -> ProcessStatus:
     finally:
         os.close(fd)
     # "pid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ")".
-    state = data[data.rfind(b")") + 2 : data.rfind(b")") + 3]
+    after = data.rfind(b")") + 2
+    state = data[after : after + 1]
     if state in (b"Z", b"X", b""):
         return "zombie" if state == b"Z" else "gone"
     if state in (b"T", b"t"):

@@ -61,7 +61,7 @@ def hand_over(
         exec_core(
             handover.command,
             args,
-            lock_fds=[lock.fd() for lock in locks],
+            locks=locks,
             env={HANDOVER_ENV: str(path)},
         )
     except OSError as exc:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from nodekeeper.core.fsutil import write_atomic
+from nodekeeper.core.platform.base import DataDirLock
 from nodekeeper.core.version import BUNDLE_DIR_ENV
 
 _log = logging.getLogger(__name__)
@@ -127,6 +128,13 @@ def read_record(data_dir: Path) -> HandoverRecord | None:
         return None
 
 
+def take_record(data_dir: Path) -> HandoverRecord | None:
+    """The record, read once: its partial lines go to this core's readers only."""
+    record = read_record(data_dir)
+    remove_record(data_dir)
+    return record
+
+
 def remove_record(data_dir: Path) -> None:
     try:
         record_path(data_dir).unlink()
@@ -153,7 +161,7 @@ def exec_core(
     command: Sequence[str],
     args: Sequence[str],
     *,
-    lock_fds: Sequence[int | None],
+    locks: Sequence[DataDirLock],
     env: Mapping[str, str],
 ) -> NoReturn:
     """Replace this process with ``command args`` (raises OSError when it cannot).
@@ -164,7 +172,7 @@ def exec_core(
     """
     new_env = core_env()
     new_env.update(env)
-    fds = [fd for fd in lock_fds if fd is not None]
+    fds = [fd for lock in locks if (fd := lock.fd()) is not None]
     for fd in fds:
         os.set_inheritable(fd, True)
     if fds:

@@ -22,8 +22,7 @@ from nodekeeper.core.selfupdate.handover import (
     HANDOVER_ENV,
     LAUNCHED_ENV,
     exec_core,
-    read_record,
-    remove_record,
+    take_record,
 )
 from nodekeeper.core.selfupdate.launcher import choose
 from nodekeeper.core.selfupdate.store import CoreStore
@@ -57,8 +56,7 @@ def settle_start(
     data_dir = config.paths.data_dir
     states = StateStore(data_dir / "state.json", config.source)
     saved = states.load()
-    record = read_record(data_dir)
-    remove_record(data_dir)  # read once: its partial lines go to this core's readers only
+    record = take_record(data_dir)
     handed_over = HANDOVER_ENV in private and record is not None and record.core_pid == os.getpid()
     store = CoreStore(data_dir)
     running = running_version()
@@ -108,7 +106,6 @@ def _exec_current(
     try:
         executable = store.executable(version)
         _log.info("starting core %s (%s)", version, executable)
-        lock_fds = [lock.fd() for lock in locks]
-        exec_core((str(executable),), args, lock_fds=lock_fds, env={LAUNCHED_ENV: version})
+        exec_core((str(executable),), args, locks=locks, env={LAUNCHED_ENV: version})
     except (OSError, NodekeeperError) as exc:
         _log.error("cannot start core %s: %s; running core %s instead", version, exc, running)

@@ -90,7 +90,7 @@ class Installer:
         for registration in self.plan.registrations("install"):
             changed = False
             for planned in registration.files:
-                path = self._path(planned)
+                path = self.path_of(planned)
                 if _write_if_different(path, planned):
                     changed = True
                     self.say(f"wrote {path}")
@@ -116,7 +116,7 @@ class Installer:
                     f"kept the {registration.what}: instance(s) {', '.join(others)} still use it"
                 )
                 continue
-            present = [p for p in registration.files if self._path(p).exists()]
+            present = self.present(registration)
             if registration.files and not present:
                 self.say(f"{registration.what}: not installed")
                 continue
@@ -124,7 +124,7 @@ class Installer:
                 for command in registration.uninstall:
                     self._run_checked(command)
             for planned in present:
-                path = self._path(planned)
+                path = self.path_of(planned)
                 _remove(path)
                 self.say(f"removed {path}")
                 if self.root is not None:
@@ -150,15 +150,20 @@ class Installer:
                         core_installed = result.returncode == 0
         return 0 if core_installed else 1
 
+    def present(self, registration: Registration) -> list[PlannedFile]:
+        """The files of ``registration`` that exist now (under --root, when given)."""
+        return [planned for planned in registration.files if self.path_of(planned).exists()]
+
     # --- helpers --------------------------------------------------------------
 
-    def _path(self, planned: PlannedFile) -> Path:
+    def path_of(self, planned: PlannedFile) -> Path:
+        """Where ``planned`` is on this machine (under --root, when given)."""
         return Path(target_path(planned.path, None if self.root is None else str(self.root)))
 
     def _report_files(self, registration: Registration) -> bool:
         installed = bool(registration.files)
         for planned in registration.files:
-            path = self._path(planned)
+            path = self.path_of(planned)
             try:
                 current = path.read_bytes()
             except FileNotFoundError:
@@ -185,7 +190,7 @@ class Installer:
     def _other_instances(self) -> list[str]:
         if not self.plan.core.files:
             return []
-        folder = self._path(self.plan.core.files[0]).parent
+        folder = self.path_of(self.plan.core.files[0]).parent
         try:
             names = os.listdir(folder)
         except OSError:
